@@ -1,0 +1,61 @@
+"""One root exception and one list of stable dead-letter reason codes.
+
+Every permanent failure of a record ends on the dead-letter topic with one of
+these codes. The codes are part of the contract with operators (dashboards,
+alerts and `wire-ingest dlq` filter on them): add new ones, never rename.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    """Machine-readable reason why a raw item could not be published."""
+
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    MALFORMED_JSON = "malformed_json"
+    MALFORMED_XML = "malformed_xml"
+    FORBIDDEN_XML = "forbidden_xml"  # DTDs, entity expansion, external entities
+    INVALID_ENCODING = "invalid_encoding"
+    OVERSIZE = "oversize"
+    EMPTY_ITEM = "empty_item"  # no headline and no body
+    WRONG_TYPE = "wrong_type"  # JSON field of the wrong type
+    INVALID_DATE = "invalid_date"
+    INVALID_ENVELOPE = "invalid_envelope"
+    SCHEMA_VIOLATION = "schema_violation"  # output failed its own model validation
+    DEDUPE_UNAVAILABLE = "dedupe_unavailable"
+    INTERNAL_ERROR = "internal_error"  # a bug: any exception we did not foresee
+
+
+class WireIngestError(Exception):
+    """Root of every error this service raises on purpose."""
+
+
+class RecordError(WireIngestError):
+    """A single record cannot be processed; it goes to the dead-letter topic."""
+
+    def __init__(self, reason: ReasonCode, message: str, *, item_index: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.item_index = item_index
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.reason.value!r}, {self.message!r})"
+
+
+class ParseError(RecordError):
+    """The raw bytes are not a wire item we can read."""
+
+
+class NormalizeError(RecordError):
+    """The item was read but cannot become a valid canonical article."""
+
+
+class ConfigError(WireIngestError):
+    """Settings or a data file (e.g. the leader registry) are invalid."""
+
+
+class StoreUnavailableError(WireIngestError):
+    """A shared store (e.g. Redis) cannot be reached; retriable, never a dead letter by itself."""

@@ -1,0 +1,276 @@
+"""The models every stage speaks; the published ones are the downstream contract.
+
+`schemas/` is generated from the published models (`make schemas`) and a test
+fails when the two drift. Field names follow IPTC ninjs 2.x where one fits
+(uri -> item_id, headline, body_text, byline, located, language, pubstatus,
+firstcreated, versioncreated, urgency, subjects, keywords).
+
+Compatibility policy (also in schemas/README.md): adding an optional field is a
+minor bump of SCHEMA_VERSION; removing or renaming a field, changing a type or
+the meaning of a value is a major bump.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+SCHEMA_VERSION = "1.0"
+
+
+def _rfc3339_utc(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+UtcDatetime = Annotated[AwareDatetime, PlainSerializer(_rfc3339_utc, return_type=str)]
+"""A timezone-aware datetime, serialized as RFC 3339 in UTC with a 'Z'."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WireFormat(StrEnum):
+    """The shapes a raw item can arrive in (auto-detected, or fixed per source)."""
+
+    NINJS = "ninjs"
+    NEWSML_G2 = "newsml_g2"
+    NITF = "nitf"
+    RSS = "rss"
+    ATOM = "atom"
+    HTML_PAGE = "html_page"
+    TEXT_PAGE = "text_page"
+    ENVELOPE = "envelope"
+
+
+class PubStatus(StrEnum):
+    USABLE = "usable"
+    WITHHELD = "withheld"
+    CANCELED = "canceled"
+
+
+class Relation(StrEnum):
+    """How an article relates to what the service has already seen."""
+
+    NEW = "new"  # first time this story is seen
+    UPDATE = "update"  # a new version or correction of an item seen before
+    KILL = "kill"  # pubstatus canceled/withheld for an item (retract downstream)
+    REDELIVERY = "redelivery"  # same item, same version, same content: nothing new
+    STALE = "stale"  # an older version arriving after a newer one
+    NEAR_DUPLICATE = "near_duplicate"  # same story from another feed or format
+
+
+# ---------------------------------------------------------------- parse output
+
+
+class Caption(_Model):
+    text: str
+    credit: str | None = None
+
+
+class Subject(_Model):
+    name: str
+    code: str | None = None
+    scheme: str | None = None
+
+
+class ParsedItem(_Model):
+    """What a format parser read from the bytes, before normalization.
+
+    Strings are as found (cleaned of markup, not yet of whitespace or mojibake);
+    dates are the raw strings, parsed and converted to UTC by `normalize`.
+    """
+
+    format: WireFormat
+    item_index: int = 0  # position inside a multi-item document (newsMessage, feed)
+    item_id: str | None = None
+    version: str | None = None
+    source: str | None = None
+    pubstatus: str | None = None
+    headline: str | None = None
+    body_paragraphs: tuple[str, ...] = ()
+    byline: str | None = None
+    dateline: str | None = None
+    located: str | None = None
+    firstcreated: str | None = None
+    versioncreated: str | None = None
+    page_dates: tuple[str, ...] = ()  # dates read from "Updated:"/"Source:" lines and similar
+    language: str | None = None
+    section: str | None = None
+    urgency: int | None = None
+    subjects: tuple[Subject, ...] = ()
+    keywords: tuple[str, ...] = ()
+    captions: tuple[Caption, ...] = ()
+    source_places: tuple[str, ...] = ()  # places the source itself tagged (ninjs places, located)
+    source_people: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- canonical event
+
+
+class Lineage(_Model):
+    """Where an event came from, down to the Kafka record and the parser."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: UtcDatetime | None = None
+    format: WireFormat
+    item_index: int = 0
+    parser_version: str
+    raw_sha256: str
+    replay: bool = False  # published by `wire-ingest replay --force`
+    redriven: bool = False  # the raw record was redriven from the dead-letter topic
+
+
+class Dateline(_Model):
+    text: str
+    city: str | None = None
+    country: str | None = None
+    date: str | None = None  # as written ("Sept. 15"); resolved dates live in the timestamps
+
+
+class DedupeInfo(_Model):
+    """Why the deduplicator decided what it did; downstream can audit every decision."""
+
+    relation: Relation
+    matched_event_id: str | None = None
+    similarity: float | None = None
+    method: Literal["none", "item_id", "content_hash", "minhash_lsh"] = "none"
+
+
+class CanonicalArticle(_Model):
+    """One normalized wire item; value of `articles.canonical` and `articles.duplicates`."""
+
+    schema_version: str = SCHEMA_VERSION
+    event_id: str = Field(description="Deterministic: the same raw item always gives the same ID.")
+    story_id: str = Field(description="Shared by every version and near-duplicate of one story.")
+    item_id: str = Field(description="The source's own ID or URI (ninjs 'uri').")
+    version: str
+    source: str
+    pubstatus: PubStatus = PubStatus.USABLE
+    type: Literal["text"] = "text"
+    headline: str
+    body_text: str = Field(description="Clean paragraphs separated by one blank line.")
+    byline: str | None = None
+    dateline: Dateline | None = None
+    located: str | None = None
+    firstcreated: UtcDatetime
+    versioncreated: UtcDatetime
+    date_flags: tuple[str, ...] = Field(
+        default=(), description="Set when a timestamp was not in the item, e.g. 'versioncreated_from_record'."
+    )
+    language: str | None = None
+    language_detected: bool = False
+    section: str | None = None
+    urgency: int | None = None
+    subjects: tuple[Subject, ...] = ()
+    keywords: tuple[str, ...] = ()
+    captions: tuple[Caption, ...] = ()
+    content_hash: str = Field(description="sha256 of the normalized headline and body.")
+    supersedes: str | None = Field(default=None, description="event_id of the version this one replaces.")
+    duplicate_of: str | None = Field(default=None, description="event_id of the first-seen copy of this story.")
+    dedupe: DedupeInfo = DedupeInfo(relation=Relation.NEW)
+    lineage: Lineage
+
+
+# ---------------------------------------------------------------- enrichment
+
+
+class CountryRole(StrEnum):
+    DATELINE = "dateline"
+    SUBJECT = "subject"
+    MENTIONED = "mentioned"
+
+
+class CountryMention(_Model):
+    alpha2: str
+    alpha3: str
+    numeric: str
+    name: str
+    mentions: int
+    first_offset: int = Field(description="Character offset of the first mention in headline + '\\n\\n' + body.")
+    in_headline: bool
+    in_dateline: bool
+    salience: float
+    role: CountryRole
+
+
+class LeaderResolution(StrEnum):
+    FULL_NAME = "full_name"
+    TITLE_AND_NAME = "title_and_name"
+    SURNAME_AFTER_FULL = "surname_after_full"
+    OFFICE = "office"  # "the French president" -> the holder on the article's date
+
+
+class LeaderMention(_Model):
+    wikidata_id: str
+    name: str
+    country: str
+    office: str
+    role: Literal["head_of_state", "head_of_government", "both"]
+    in_office: bool
+    mentions: int
+    first_offset: int
+    resolved_by: LeaderResolution
+
+
+class EnrichedArticle(CanonicalArticle):
+    """A canonical article with the countries and leaders it concerns; value of `articles.enriched`."""
+
+    countries: tuple[CountryMention, ...] = ()
+    leaders: tuple[LeaderMention, ...] = ()
+    registry_version: str
+    enricher_version: str
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+class DeadLetter(_Model):
+    """Value of `wire.dlq`: why a raw record was not published, with its original bytes."""
+
+    schema_version: str = SCHEMA_VERSION
+    reason: str = Field(description="A stable code from service.errors.ReasonCode.")
+    error: str
+    stage: Literal["parse", "normalize", "dedupe", "enrich", "route"]
+    item_index: int | None = None
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    source_timestamp: UtcDatetime | None = None
+    source_key_base64: str | None = None
+    source_headers: dict[str, str] = {}
+    raw_sha256: str
+    raw_size: int
+    raw_base64: str
+
+
+# ---------------------------------------------------------------- envelope
+
+
+class Envelope(_Model):
+    """Optional JSON wrapper for feeds that carry raw bytes with metadata (schemas/envelope.json)."""
+
+    wire_ingest_envelope: Literal[1] = Field(description="Marks the document as an envelope (version 1).")
+    source: str | None = None
+    received_at: str | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    format: WireFormat | None = None
+    payload: str | None = None
+    payload_base64: str | None = None
+
+
+class RecordMeta(_Model):
+    """The Kafka record a raw item came in (or a file, in `wire-ingest process`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: UtcDatetime | None = None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()

@@ -1,0 +1,225 @@
+"""The one settings class. Nothing else in the service reads the environment.
+
+Environment variables use the prefix `WIRE_INGEST_` and `__` for nesting, e.g.
+`WIRE_INGEST_KAFKA__BOOTSTRAP_SERVERS=broker:9092`,
+`WIRE_INGEST_TOPICS__RAW=wire.raw`. An optional TOML file named by
+`WIRE_INGEST_CONFIG_FILE` (or `--config`) supplies defaults that the
+environment overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .models import WireFormat
+
+ENV_PREFIX = "WIRE_INGEST_"
+CONFIG_FILE_ENV = "WIRE_INGEST_CONFIG_FILE"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "wire-ingest"
+    group_id: str = "wire-ingest"
+    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_keyfile_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+    # Off by default because the Tansu test broker cannot do InitProducerId;
+    # turn it on against Apache Kafka (docker-compose does).
+    enable_idempotence: bool = False
+    acks: Literal["all", "1", "0"] = "all"
+    linger_ms: int = 5
+    compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = None
+    max_request_size: int = 4 * 1024 * 1024
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_poll_interval_ms: int = 300_000
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    max_partition_fetch_bytes: int = 2 * 1024 * 1024
+    request_timeout_ms: int = 40_000
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+            return None
+        context = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+        context.check_hostname = self.ssl_check_hostname
+        if self.ssl_certfile:
+            password = self.ssl_keyfile_password.get_secret_value() if self.ssl_keyfile_password else None
+            context.load_cert_chain(
+                str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None, password
+            )
+        return context
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Connection and security settings shared by consumer, producer and admin clients."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol.value,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        context = self.ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        if self.security_protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL):
+            kwargs["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return kwargs
+
+
+class TopicSettings(_Section):
+    raw: str = "wire.raw"
+    canonical: str = "articles.canonical"
+    enriched: str = "articles.enriched"
+    duplicates: str = "articles.duplicates"
+    dlq: str = "wire.dlq"
+    partitions: int = 3
+    replication_factor: int = 1
+
+    def outputs(self) -> list[str]:
+        return [self.canonical, self.enriched, self.duplicates, self.dlq]
+
+    def all(self) -> list[str]:
+        return [self.raw, *self.outputs()]
+
+    def with_prefix(self, prefix: str) -> TopicSettings:
+        """Output topics under a sandbox prefix (replay comparisons); the input stays."""
+        return self.model_copy(
+            update={
+                "canonical": prefix + self.canonical,
+                "enriched": prefix + self.enriched,
+                "duplicates": prefix + self.duplicates,
+                "dlq": prefix + self.dlq,
+            }
+        )
+
+
+class DeliveryMode(StrEnum):
+    AT_LEAST_ONCE = "at_least_once"
+    EXACTLY_ONCE = "exactly_once"
+
+
+class Stage(StrEnum):
+    ALL = "all"  # raw -> canonical + enriched in one consumer (default)
+    INGEST = "ingest"  # raw -> canonical
+    ENRICH = "enrich"  # canonical -> enriched
+
+
+class PipelineSettings(_Section):
+    stage: Stage = Stage.ALL
+    delivery: DeliveryMode = DeliveryMode.AT_LEAST_ONCE
+    transactional_id: str | None = None
+    # Records taken per poll; every record of a batch is produced and acknowledged
+    # before its offsets are committed, so this also bounds records in flight.
+    max_batch_records: int = 500
+    poll_timeout_ms: int = 200
+    max_item_bytes: int = 4 * 1024 * 1024
+    format_by_source: dict[str, WireFormat] = Field(
+        default_factory=dict,
+        description="Force a parser for a source (matched on the record's 'source' header).",
+    )
+
+
+class DedupeBackend(StrEnum):
+    MEMORY = "memory"
+    SQLITE = "sqlite"
+    REDIS = "redis"
+
+
+class DedupeSettings(_Section):
+    backend: DedupeBackend = DedupeBackend.SQLITE
+    sqlite_path: Path = Path("wire-ingest-dedupe.sqlite3")
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_key_prefix: str = "wire-ingest:"
+    window_days: float = 7.0
+    max_stories: int = 2_000_000
+    # Near-duplicate detection (MinHash LSH over word shingles); see README for the measurement.
+    shingle_size: int = 5
+    num_perm: int = 64
+    threshold: float = 0.5
+    # What to do when the shared store cannot be reached: keep retrying (the
+    # consumer pauses) rather than publish unchecked duplicates.
+    unavailable_retry_seconds: float = 1.0
+
+
+class EnrichSettings(_Section):
+    registry_path: Path | None = None  # None: the registry shipped with the package
+
+
+class ObservabilitySettings(_Section):
+    http_host: str = "127.0.0.1"
+    http_port: int = 9308
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    lag_refresh_seconds: float = 5.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    dedupe: DedupeSettings = DedupeSettings()
+    enrich: EnrichSettings = EnrichSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from overrides, the environment and an optional TOML file."""
+    if config_file is not None:
+        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    return Settings(**overrides)
