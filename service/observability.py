@@ -1,0 +1,231 @@
+"""Metrics, structured logs and the health/metrics HTTP endpoint.
+
+Metric names follow Prometheus conventions (base units, `_total` counters,
+labels rather than near-duplicate names); deploy/ dashboards and alert rules
+query exactly these names, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import structlog
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    make_wsgi_app,
+)
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from . import __version__
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """Every metric the service exports; one instance per registry (tests use their own)."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        ns = "wire_ingest"
+        self.build_info = Info(f"{ns}_build", "Version of the running service.", registry=registry)
+        self.build_info.info({"version": __version__})
+        self.records_consumed = Counter(
+            f"{ns}_records_consumed_total", "Kafka records consumed.", ["topic"], registry=registry
+        )
+        self.bytes_consumed = Counter(
+            f"{ns}_consumed_bytes_total", "Bytes of record values consumed.", ["topic"], registry=registry
+        )
+        self.messages_produced = Counter(
+            f"{ns}_messages_produced_total",
+            "Messages produced and acknowledged, by topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            f"{ns}_outcomes_total",
+            "What became of each item: kind is published|update|kill|duplicate|dead_letter; "
+            "reason is the dedupe relation or the dead-letter reason code.",
+            ["kind", "reason"],
+            registry=registry,
+        )
+        self.items_by_source = Counter(
+            f"{ns}_items_total", "Items read, by source and wire format.", ["source", "format"], registry=registry
+        )
+        self.source_last_item = Gauge(
+            f"{ns}_source_last_item_timestamp_seconds",
+            "Unix time of the last item seen from each source (freshness: time() - this).",
+            ["source"],
+            registry=registry,
+        )
+        self.stage_latency = Histogram(
+            f"{ns}_stage_duration_seconds",
+            "Time spent in each pipeline stage per record.",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end_latency = Histogram(
+            f"{ns}_end_to_end_latency_seconds",
+            "Kafka record timestamp of the input to acknowledgement of its outputs.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            f"{ns}_batch_records",
+            "Records per processed batch.",
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            f"{ns}_consumer_lag_records",
+            "Records between the committed position and the end of each partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.consumer_lag_seconds = Gauge(
+            f"{ns}_consumer_lag_seconds",
+            "Age of the last processed record's timestamp when it was processed, per partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            f"{ns}_in_flight_records", "Records taken from Kafka whose outputs are not yet acknowledged.",
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            f"{ns}_rebalances_total", "Partition assignments and revocations.", ["event"], registry=registry
+        )
+        self.assigned_partitions = Gauge(
+            f"{ns}_assigned_partitions", "Partitions currently assigned to this instance.", registry=registry
+        )
+        self.commits = Counter(f"{ns}_commits_total", "Offset commits.", ["result"], registry=registry)
+        self.dedupe_state_stories = Gauge(
+            f"{ns}_dedupe_state_stories", "Stories held in the dedupe window.", registry=registry
+        )
+        self.dedupe_store_errors = Counter(
+            f"{ns}_dedupe_store_errors_total",
+            "Dedupe store calls that failed and were retried (the partition waits meanwhile).",
+            registry=registry,
+        )
+        self.enrich_coverage = Counter(
+            f"{ns}_enriched_entities_total",
+            "Entities attached by enrichment: kind is country|leader.",
+            ["kind"],
+            registry=registry,
+        )
+        self.enriched_without_entities = Counter(
+            f"{ns}_enriched_without_entities_total",
+            "Enriched articles with no country (kind=country) or no leader (kind=leader).",
+            ["kind"],
+            registry=registry,
+        )
+        self.last_progress = Gauge(
+            f"{ns}_last_progress_timestamp_seconds",
+            "Unix time of the last committed batch (or idle poll): the loop is alive.",
+            registry=registry,
+        )
+
+
+# ---------------------------------------------------------------- health
+
+
+@dataclass
+class Health:
+    """What /healthz and /readyz answer; written by the event loop, read by the HTTP thread."""
+
+    started_at: float = field(default_factory=time.time)
+    last_loop_heartbeat: float = 0.0
+    connected: bool = False
+    assigned_partitions: int = 0
+    stale_after_seconds: float = 60.0
+
+    def heartbeat(self) -> None:
+        self.last_loop_heartbeat = time.time()
+
+    def is_alive(self) -> bool:
+        return time.time() - self.last_loop_heartbeat < self.stale_after_seconds
+
+    def is_ready(self) -> bool:
+        return self.connected and self.assigned_partitions > 0 and self.is_alive()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        """Access logs would drown the structured logs; Prometheus scrapes every few seconds."""
+
+
+def _app(
+    metrics_app: Callable[..., Iterable[bytes]], health: Health
+) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path in ("/healthz", "/readyz"):
+            ok = health.is_alive() if path == "/healthz" else health.is_ready()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n" if ok else b"not ok\n"]
+        return metrics_app(environ, start_response)
+
+    return app
+
+
+class HttpEndpoint:
+    """Serves /metrics, /healthz and /readyz from a daemon thread (prometheus-client's own server)."""
+
+    def __init__(self, host: str, port: int, metrics: Metrics, health: Health) -> None:
+        self._server = make_server(
+            host,
+            port,
+            _app(make_wsgi_app(metrics.registry), health),
+            ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http-endpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# ---------------------------------------------------------------- logging
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Configure structlog once: JSON lines for machines, a console renderer for people.
+
+    Logs go to stderr so that `wire-ingest process` can keep stdout for its output.
+    """
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # aiokafka logs through the standard library; keep its warnings, in the same stream.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
