@@ -1,0 +1,78 @@
+"""Helpers for integration tests: settings on fresh topics, producing and reading topics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from service.settings import Settings
+from service.topics import create_topics
+
+
+def settings_for(bootstrap_servers: str, unique: str, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    """Settings with every topic and the group named after `unique`, dedupe state under tmp_path."""
+    data: dict[str, Any] = {
+        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": f"g-{unique}", "session_timeout_ms": 6000},
+        "topics": {
+            "raw": f"raw-{unique}",
+            "canonical": f"canonical-{unique}",
+            "enriched": f"enriched-{unique}",
+            "duplicates": f"duplicates-{unique}",
+            "dlq": f"dlq-{unique}",
+            "partitions": 3,
+        },
+        "dedupe": {"backend": "sqlite", "sqlite_path": str(tmp_path / f"dedupe-{unique}.sqlite3")},
+        "pipeline": {"poll_timeout_ms": 100},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return Settings.model_validate(data)
+
+
+async def create(settings: Settings) -> None:
+    await create_topics(settings)
+
+
+async def produce(settings: Settings, values: list[bytes], *, partition: int | None = None) -> None:
+    producer = AIOKafkaProducer(**settings.kafka.client_kwargs())
+    await producer.start()
+    try:
+        for index, value in enumerate(values):
+            await producer.send_and_wait(
+                settings.topics.raw, value, key=f"k{index}".encode(), partition=partition
+            )
+    finally:
+        await producer.stop()
+
+
+async def read_all(settings: Settings, topic: str, expected: int, max_polls: int = 100) -> list[Any]:
+    """Read a topic from the beginning until `expected` records arrived (or max_polls polls found nothing new).
+
+    Returns the raw ConsumerRecords so tests can check keys and headers too.
+    """
+    consumer = AIOKafkaConsumer(**settings.kafka.client_kwargs(), enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+        assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assignment)
+        await consumer.seek_to_beginning(*assignment)
+        empty_polls = 0
+        while len(records) < expected and empty_polls < max_polls:
+            batch = await consumer.getmany(timeout_ms=100)
+            if not batch:
+                empty_polls += 1
+            for partition_records in batch.values():
+                records.extend(partition_records)
+        # One more short poll so that a test expecting N also sees an unexpected N+1.
+        for partition_records in (await consumer.getmany(timeout_ms=300)).values():
+            records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records

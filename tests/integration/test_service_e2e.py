@@ -1,0 +1,172 @@
+"""End to end on a real broker: raw wire items in, canonical/enriched/dead-letter messages out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from service.app import run_service
+from service.models import EnrichedArticle
+from service.observability import Health, Metrics
+from service.shell import RunLimits
+from tests.conftest import SAMPLES, Broker
+from tests.integration.kafka_helpers import create, produce, read_all, settings_for
+
+pytestmark = pytest.mark.integration
+
+SEED = SAMPLES / "xinhua_xi_aliyev_samarkand.txt"
+XI_JINPING = "Q15031"
+ILHAM_ALIYEV = "Q57371"
+
+
+async def _run(settings, records: int, health: Health | None = None) -> object:  # type: ignore[no-untyped-def]
+    return await run_service(
+        settings,
+        limits=RunLimits(max_records=records),
+        metrics=Metrics(CollectorRegistry()),
+        health=health,
+        serve_http=False,
+        install_signal_handlers=False,
+    )
+
+
+async def test_seed_story_comes_out_enriched(kafka: Broker, unique: str, tmp_path: Path) -> None:
+    """The seed story produced to the raw topic appears on the enriched topic with countries and leaders."""
+    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path)
+    await create(settings)
+    await produce(settings, [SEED.read_bytes()])
+    summary = await asyncio.wait_for(_run(settings, 1), timeout=60)
+    assert summary.records == 1  # type: ignore[attr-defined]
+
+    [record] = await read_all(settings, settings.topics.enriched, expected=1)
+    event = EnrichedArticle.model_validate_json(record.value)
+    assert event.headline == "Xi meets with Azerbaijani President Aliyev"
+    assert {"CN", "AZ", "UZ"} <= {country.alpha2 for country in event.countries}
+    assert {XI_JINPING, ILHAM_ALIYEV} <= {leader.wikidata_id for leader in event.leaders}
+    assert record.key == event.story_id.encode()
+    headers = dict(record.headers)
+    assert headers["schema-version"] == event.schema_version.encode()
+    assert headers["content-type"] == b"application/json"
+    canonical = await read_all(settings, settings.topics.canonical, expected=1)
+    assert len(canonical) == 1
+    assert orjson.loads(canonical[0].value)["event_id"] == event.event_id
+
+
+async def test_bad_record_goes_to_dead_letter_and_next_gets_through(
+    kafka: Broker, unique: str, tmp_path: Path
+) -> None:
+    """A record that cannot be parsed lands on the DLQ with its reason and bytes; the next good one is published."""
+    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path)
+    await create(settings)
+    bad = b"<?xml version='1.0'?><newsItem><contentMeta><headline>cut off"
+    # One partition, bad first: the good record behind it must not be stalled.
+    await produce(settings, [bad, SEED.read_bytes()], partition=0)
+    await asyncio.wait_for(_run(settings, 2), timeout=60)
+
+    [letter] = await read_all(settings, settings.topics.dlq, expected=1)
+    value = orjson.loads(letter.value)
+    assert value["reason"] == "malformed_xml"
+    assert value["source_topic"] == settings.topics.raw
+    assert (value["source_partition"], value["source_offset"]) == (0, 0)
+    import base64
+
+    assert base64.b64decode(value["raw_base64"]) == bad
+    assert dict(letter.headers)["dlq-reason"] == b"malformed_xml"
+    enriched = await read_all(settings, settings.topics.enriched, expected=1)
+    assert [orjson.loads(r.value)["headline"] for r in enriched] == ["Xi meets with Azerbaijani President Aliyev"]
+
+
+async def test_restart_resumes_from_committed_offsets(kafka: Broker, unique: str, tmp_path: Path) -> None:
+    """Stopping and starting the service again republishes nothing and picks up only new records."""
+    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path)
+    await create(settings)
+    samples = sorted(p for p in SAMPLES.iterdir() if p.is_file())
+    first, second = samples[:3], samples[3:5]
+    await produce(settings, [p.read_bytes() for p in first])
+    first_run = await asyncio.wait_for(_run(settings, len(first)), timeout=60)
+    assert first_run.records == len(first)  # type: ignore[attr-defined]
+    outputs_after_first = sum(
+        len(await read_all(settings, topic, expected=1, max_polls=5)) for topic in settings.topics.outputs()
+    )
+
+    await produce(settings, [p.read_bytes() for p in second])
+    second_run = await asyncio.wait_for(_run(settings, len(second)), timeout=60)
+    # Exactly the new records were consumed: nothing before the committed offsets came back.
+    assert second_run.records == len(second)  # type: ignore[attr-defined]
+    raw_offsets = set()
+    for topic in settings.topics.outputs():
+        for record in await read_all(settings, topic, expected=1, max_polls=5):
+            value = orjson.loads(record.value)
+            lineage = value.get("lineage") or {
+                "partition": value["source_partition"],
+                "offset": value["source_offset"],
+                "item_index": value.get("item_index") or 0,
+            }
+            raw_offsets.add((topic, lineage["partition"], lineage["offset"], lineage.get("item_index", 0)))
+    total = len(raw_offsets)
+    assert total > outputs_after_first
+    # No output message appears twice (same topic, same raw record, same item).
+    all_records = [
+        record
+        for topic in settings.topics.outputs()
+        for record in await read_all(settings, topic, expected=1, max_polls=5)
+    ]
+    assert len(all_records) == total
+
+
+async def test_two_instances_split_partitions(kafka: Broker, unique: str, tmp_path: Path) -> None:
+    """Two instances in one consumer group share the partitions and each record is processed once."""
+    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path, dedupe={"backend": "memory"})
+    await create(settings)
+    stop = asyncio.Event()
+    healths = [Health(), Health()]
+    runs = [
+        asyncio.create_task(
+            run_service(
+                settings,
+                stop=stop,
+                metrics=Metrics(CollectorRegistry()),
+                health=health,
+                serve_http=False,
+                install_signal_handlers=False,
+            )
+        )
+        for health in healths
+    ]
+    # Both members must hold partitions before records arrive, or one could take them all.
+    for _ in range(300):
+        if all(h.assigned_partitions > 0 for h in healths) and sum(h.assigned_partitions for h in healths) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(h.assigned_partitions for h in healths) == [1, 2]
+
+    items = [_distinct_item(i) for i in range(30)]
+    await produce(settings, items)
+    canonical = await read_all(settings, settings.topics.canonical, expected=len(items))
+    stop.set()
+    summaries = await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
+
+    assert sum(s.records for s in summaries) == len(items)
+    assert all(s.records > 0 for s in summaries)
+    event_ids = [orjson.loads(r.value)["event_id"] for r in canonical]
+    assert len(event_ids) == len(items) == len(set(event_ids))
+
+
+def _distinct_item(index: int) -> bytes:
+    """A small ninjs item whose text differs enough from the others not to be a near-duplicate."""
+    words = " ".join(f"w{index}x{n}" for n in range(60))
+    return orjson.dumps(
+        {
+            "uri": f"urn:test:item:{index}",
+            "version": "1",
+            "versioncreated": "2024-05-01T10:00:00Z",
+            "headline": f"Test item {index} about topic {index * 7919 % 1000}",
+            "body_text": f"Paragraph for item {index}. {words}",
+            "language": "en",
+            "infosources": [{"name": "Test Agency"}],
+        }
+    )
