@@ -1,0 +1,58 @@
+# Every target installs what it needs: a fresh clone only needs python3 (>= 3.11) and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint format typecheck schemas unit integration bench eval services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: local broker, sample feed (incl. the seed story), the service, enriched events, metrics.
+demo: $(STAMP)
+	$(BIN)/wire-ingest demo
+
+## Lint, types, schema drift, unit and integration tests (starts Redis if it is not running).
+test: $(STAMP) lint typecheck services
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check service tests tools
+	$(BIN)/ruff format --check service tests tools
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix service tests tools
+	$(BIN)/ruff format service tests tools
+
+typecheck: $(STAMP)
+	$(BIN)/mypy service
+
+schemas: $(STAMP)
+	$(BIN)/python -m service.schema_export schemas
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+integration: $(STAMP) services
+	$(BIN)/pytest -q tests/integration
+
+# Redis backs the shared dedupe store; these machines run it on loopback, start it if it is not up.
+services:
+	@$(BIN)/python tools/ensure_services.py
+
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
+
+eval: $(STAMP)
+	$(BIN)/python tools/eval_formats.py
+	$(BIN)/python tools/eval_dedupe.py
+	$(BIN)/python tools/eval_enrich.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache results
