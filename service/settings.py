@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from .models import WireFormat
 
 ENV_PREFIX = "WIRE_INGEST_"
 CONFIG_FILE_ENV = "WIRE_INGEST_CONFIG_FILE"
+_config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
 
 
 class _Section(BaseModel):
@@ -212,7 +214,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_FILE_ENV)
+        config_file = _config_file.get() or os.environ.get(CONFIG_FILE_ENV)
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
@@ -220,6 +222,8 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from overrides, the environment and an optional TOML file."""
-    if config_file is not None:
-        os.environ[CONFIG_FILE_ENV] = str(config_file)
-    return Settings(**overrides)
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**overrides)
+    finally:
+        _config_file.reset(token)
