@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file")
     importer.add_argument("-o", "--output", default=None, help="write here (default: stdout)")
     importer.set_defaults(func=_cmd_registry_import)
+
+    from .ops.cli import add_ops_commands  # noqa: PLC0415 - operator tools live with their code
+
+    add_ops_commands(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Operator tooling: replay, dead-letter redrive, re-enrichment, offset resets."""
