@@ -1,0 +1,142 @@
+"""Wire dates in, aware UTC datetimes out.
+
+Accepted: ISO 8601 (extended and basic), RFC 822/2822 (RSS), and the prose
+forms of pages and datelines ("September 16, 2022", "Sept. 15, 2022",
+"Sept. 15" with the year taken from the item), with offsets or the named
+time zones in `_TZ_NAMES`. A date without a zone is read as UTC and flagged
+by the caller; a date outside `_MIN_YEAR`..`_MAX_YEAR` counts as impossible.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email.utils import parsedate_to_datetime
+
+from dateutil import parser as dateutil_parser
+
+_MIN_YEAR = 1900
+_MAX_YEAR = 2200
+_MAX_LEN = 80  # longer strings are prose, not a date
+
+
+def _offset(hours: float) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+# Names seen in wire and feed dates; ambiguous ones (IST, CST) take their most common news meaning.
+_TZ_NAMES: dict[str, tzinfo] = {
+    "UTC": UTC,
+    "UT": UTC,
+    "GMT": UTC,
+    "Z": UTC,
+    "WET": _offset(0),
+    "BST": _offset(1),
+    "CET": _offset(1),
+    "CEST": _offset(2),
+    "MEZ": _offset(1),
+    "MESZ": _offset(2),
+    "EET": _offset(2),
+    "EEST": _offset(3),
+    "MSK": _offset(3),
+    "IST": _offset(5.5),
+    "PKT": _offset(5),
+    "UZT": _offset(5),
+    "ICT": _offset(7),
+    "WIB": _offset(7),
+    "HKT": _offset(8),
+    "SGT": _offset(8),
+    "AWST": _offset(8),
+    "BJT": _offset(8),
+    "JST": _offset(9),
+    "KST": _offset(9),
+    "AEST": _offset(10),
+    "AEDT": _offset(11),
+    "NZST": _offset(12),
+    "NZDT": _offset(13),
+    "EST": _offset(-5),
+    "EDT": _offset(-4),
+    "CST": _offset(-6),
+    "CDT": _offset(-5),
+    "MST": _offset(-7),
+    "MDT": _offset(-6),
+    "PST": _offset(-8),
+    "PDT": _offset(-7),
+    "AKST": _offset(-9),
+    "HST": _offset(-10),
+}
+
+_RFC822_START = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s")
+_HAS_YEAR = re.compile(r"\b\d{4}\b")
+_HAS_TIME = re.compile(r"\d:\d\d|T\d\d")
+_DATE_ONLY_ISO = re.compile(r"^\d{4}-?\d\d-?\d\d$")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDate:
+    """A date converted to UTC, with what had to be assumed to get there."""
+
+    value: datetime  # aware, UTC
+    assumed_utc: bool = False  # the text named no zone or offset
+    date_only: bool = False  # the text had no time of day (midnight UTC is used)
+
+
+def _tz_lookup(name: str | None, offset: int | None) -> tzinfo | None:
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    if name is None:
+        return None
+    return _TZ_NAMES.get(name.upper())
+
+
+def _finish(value: datetime, *, date_only: bool) -> ParsedDate | None:
+    if not _MIN_YEAR <= value.year <= _MAX_YEAR:
+        return None
+    assumed = value.tzinfo is None or value.utcoffset() is None
+    if assumed:
+        value = value.replace(tzinfo=UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return ParsedDate(value=utc, assumed_utc=assumed, date_only=date_only)
+
+
+def parse_date(text: str | None, *, default_year: int | None = None) -> ParsedDate | None:
+    """Parse one date string; None when it is missing, not a date, or impossible.
+
+    `default_year` fills in the year of dateline dates such as "Sept. 15"; without
+    it a date with no year is rejected rather than given the current year.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or len(text) > _MAX_LEN:
+        return None
+    date_only = not _HAS_TIME.search(text)
+    # Fast paths first: almost every structured wire date is ISO 8601 or RFC 822.
+    if text[0].isdigit():
+        try:
+            return _finish(datetime.fromisoformat(text), date_only=bool(_DATE_ONLY_ISO.match(text)))
+        except ValueError:
+            pass
+    if _RFC822_START.match(text):
+        try:
+            return _finish(parsedate_to_datetime(text), date_only=date_only)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    has_year = bool(_HAS_YEAR.search(text))
+    if not has_year and default_year is None:
+        return None
+    default = datetime(default_year or 2000, 1, 1)
+    try:
+        value = dateutil_parser.parse(text, default=default, tzinfos=_tz_lookup, fuzzy=False)
+    except (ValueError, OverflowError, TypeError, dateutil_parser.ParserError):
+        return None
+    return _finish(value, date_only=date_only)
+
+
+def format_compact(value: datetime) -> str:
+    """UTC timestamp as digits only (YYYYMMDDhhmmss): sorts the same as text and as a number."""
+    return value.astimezone(UTC).strftime("%Y%m%d%H%M%S")

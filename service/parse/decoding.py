@@ -1,0 +1,92 @@
+"""Bytes to text: byte-order marks, XML encoding declarations, then detection.
+
+UTF-8 is tried first because nearly every wire item is UTF-8; charset-normalizer
+only runs on the rest. Bytes no codec explains become INVALID_ENCODING.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+from ..errors import ParseError, ReasonCode
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
+_HTML_META_CHARSET = re.compile(
+    rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9._-]{1,40})", re.IGNORECASE
+)
+# Text that decodes but is mostly control characters is binary, not a wire item.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_MAX_CONTROL_RATIO = 0.1
+
+
+def bom_encoding(raw: bytes) -> str | None:
+    """The encoding a byte-order mark announces, if any."""
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            return name
+    return None
+
+
+def _declared(raw: bytes) -> str | None:
+    match = _XML_DECL_ENCODING.match(raw[:300])
+    if match is None:
+        match = _HTML_META_CHARSET.search(raw[:4096])
+    if match is None:
+        return None
+    name = match.group(1).decode("ascii").lower()
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _check_text(text: str) -> str:
+    if text and len(_CONTROL.findall(text[:4096])) > _MAX_CONTROL_RATIO * min(len(text), 4096):
+        raise ParseError(ReasonCode.INVALID_ENCODING, "text is mostly control characters (binary data?)")
+    return text
+
+
+def decode(raw: bytes, declared: str | None = None) -> str:
+    """Decode raw item bytes to str, or raise ParseError(INVALID_ENCODING)."""
+    bom = bom_encoding(raw)
+    if bom is not None:
+        try:
+            return _check_text(raw.decode(bom).lstrip("\ufeff"))
+        except UnicodeDecodeError as exc:
+            raise ParseError(
+                ReasonCode.INVALID_ENCODING, f"bytes do not match their {bom} BOM: {exc}"
+            ) from exc
+    candidates: list[str] = []
+    if declared:
+        try:
+            candidates.append(codecs.lookup(declared).name)
+        except LookupError as exc:
+            raise ParseError(ReasonCode.INVALID_ENCODING, f"unknown encoding {declared!r}") from exc
+    in_document = _declared(raw)
+    if in_document:
+        candidates.append(in_document)
+    candidates.append("utf-8")
+    for name in candidates:
+        try:
+            return _check_text(raw.decode(name))
+        except UnicodeDecodeError:
+            continue
+    best = from_bytes(raw[: 64 * 1024]).best()
+    if best is None or best.encoding is None:
+        raise ParseError(ReasonCode.INVALID_ENCODING, "no text encoding explains these bytes")
+    try:
+        return _check_text(raw.decode(best.encoding))
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ParseError(
+            ReasonCode.INVALID_ENCODING, f"detected {best.encoding} but decoding failed"
+        ) from exc

@@ -1,0 +1,76 @@
+"""Which parser a document needs, from its first bytes (decoded text)."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import ParseError, ReasonCode
+from ..models import WireFormat
+from .xml_safety import FORBIDDEN_XML_TEXT
+
+_SNIFF = 4096
+_ROOT = re.compile(r"<(?![?!/])([A-Za-z_][\w.:-]*)")
+_HTML_HINT = re.compile(r"<!DOCTYPE\s+html|<(?:html|head|body|article|div|p|meta|title)\b", re.IGNORECASE)
+_ENVELOPE_KEY = re.compile(r'"wire_ingest_envelope"\s*:')
+_ROOTS = {
+    "newsitem": WireFormat.NEWSML_G2,
+    "newsmessage": WireFormat.NEWSML_G2,
+    "packageitem": WireFormat.NEWSML_G2,
+    "nitf": WireFormat.NITF,
+    "rss": WireFormat.RSS,
+    "rdf": WireFormat.RSS,
+    "feed": WireFormat.ATOM,
+    "entry": WireFormat.ATOM,
+    "html": WireFormat.HTML_PAGE,
+}
+# Start-of-header/start-of-text control characters open ANPA-1312 and IPTC 7901 transmissions.
+_TRANSMISSION_CONTROLS = ("\x01", "\x02", "\x16")
+
+
+def _skip_prolog(head: str) -> str:
+    """Drop leading whitespace, XML declaration, comments and doctype before the root element."""
+    position = 0
+    while True:
+        while position < len(head) and head[position].isspace():
+            position += 1
+        if head.startswith("<?", position):
+            end = head.find("?>", position)
+        elif head.startswith("<!--", position):
+            end = head.find("-->", position)
+            end = end + 1 if end >= 0 else end
+        elif head.startswith("<!", position) and not head.startswith("<![CDATA[", position):
+            end = head.find(">", position)
+            end = end - 1 if end >= 0 else end
+        else:
+            return head[position:]
+        if end < 0:
+            return head[position:]
+        position = end + 2
+
+
+def detect(text: str) -> WireFormat:
+    """Guess the wire format of decoded text; ParseError(UNSUPPORTED_FORMAT) when nothing fits."""
+    head = text[:_SNIFF].lstrip("\ufeff \t\r\n")
+    if not head:
+        raise ParseError(ReasonCode.EMPTY_ITEM, "empty document")
+    if any(c in head[:64] for c in _TRANSMISSION_CONTROLS):
+        raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, "ANPA-1312/IPTC 7901 transmissions are not supported")
+    first = head[0]
+    if first in "{[":
+        return WireFormat.ENVELOPE if _ENVELOPE_KEY.search(head) else WireFormat.NINJS
+    if first == "<":
+        if FORBIDDEN_XML_TEXT.search(head):
+            raise ParseError(
+                ReasonCode.FORBIDDEN_XML, "XML with a DTD internal subset or entity declarations"
+            )
+        body = _skip_prolog(head)
+        match = _ROOT.match(body)
+        if match is not None:
+            name = match.group(1).rpartition(":")[2].lower()
+            if name in _ROOTS:
+                return _ROOTS[name]
+        if _HTML_HINT.search(head):
+            return WireFormat.HTML_PAGE
+        root = match.group(1) if match else "?"
+        raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, f"unsupported XML document (root element {root!r})")
+    return WireFormat.TEXT_PAGE

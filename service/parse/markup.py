@@ -1,0 +1,124 @@
+"""Markup to paragraphs: HTML fragments (feeds, ninjs body_html) and XHTML/XML bodies (G2, NITF)."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from ..text import split_blocks
+from .xml_safety import local
+
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "dd",
+        "dt",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "figure",
+        "figcaption",
+        "caption",
+        "tr",
+        "hl1",
+        "hl2",
+        "block",
+        "nitf-table",
+        "table",
+        "ul",
+        "ol",
+        "dl",
+        "body",
+        "html",
+        "br",
+        "hr",
+    }
+)
+_SKIP_TAGS = frozenset(
+    {"script", "style", "noscript", "iframe", "object", "embed", "svg", "template", "head"}
+)
+_HTML_SKIP = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_BLOCK = re.compile(
+    r"<\s*/?\s*(?:p|div|h[1-6]|li|ul|ol|blockquote|pre|tr|table|section|article|header|footer|figure|"
+    r"figcaption|dd|dt|dl)\b[^>]*>|<\s*br\s*/?\s*>|<\s*hr\b[^>]*>",
+    re.IGNORECASE,
+)
+_LOOKS_HTML = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?\s*>")
+
+
+def looks_like_html(text: str) -> bool:
+    """True when a string carries tags (RSS descriptions may be plain text or HTML)."""
+    return "<" in text and _LOOKS_HTML.search(text) is not None
+
+
+def html_paragraphs(fragment: str) -> list[str]:
+    """Paragraph texts of an HTML fragment: scripts and styles dropped, entities decoded."""
+    if not looks_like_html(fragment):
+        return split_blocks(fragment)
+    marked = _HTML_BLOCK.sub("\n\n", _HTML_SKIP.sub(" ", fragment))
+    tree = HTMLParser(marked)
+    root = tree.body or tree.root
+    text = root.text(deep=True, separator="") if root is not None else ""
+    return split_blocks(text)
+
+
+def xml_paragraphs(container: etree._Element) -> list[str]:
+    """Paragraphs of an XML/XHTML body: one per innermost block element, loose text split on blank lines."""
+    out: list[str] = []
+    _walk(container, out)
+    return [p for p in (s.strip() for s in out) if p]
+
+
+def _has_block_child(element: etree._Element) -> bool:
+    return any(local(child.tag) in BLOCK_TAGS for child in element)
+
+
+def _walk(element: etree._Element, out: list[str]) -> None:
+    if not _has_block_child(element):
+        text = "".join(_inline_text(element))
+        out.extend(split_blocks(text))
+        return
+    if element.text and element.text.strip():
+        out.extend(split_blocks(element.text))
+    for child in element:
+        name = local(child.tag)
+        if name in _SKIP_TAGS or name == "":
+            pass
+        elif name in BLOCK_TAGS:
+            _walk(child, out)
+        else:
+            out.extend(split_blocks("".join(_inline_text(child))))
+        if child.tail and child.tail.strip():
+            out.extend(split_blocks(child.tail))
+
+
+def _inline_text(element: etree._Element) -> list[str]:
+    parts: list[str] = []
+    if local(element.tag) in _SKIP_TAGS:
+        return parts
+    if element.text:
+        parts.append(element.text)
+    for child in element:
+        name = local(child.tag)
+        if name == "br":
+            parts.append("\n\n")
+        elif name and name not in _SKIP_TAGS:
+            parts.extend(_inline_text(child))
+        if child.tail:
+            parts.append(child.tail)
+    return parts

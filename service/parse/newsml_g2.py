@@ -1,0 +1,10 @@
+"""stub"""
+
+from __future__ import annotations
+
+from ..errors import ParseError, ReasonCode
+from ..models import ParsedItem
+
+
+def parse_newsml_g2(text: str) -> list[ParsedItem]:
+    raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, "not yet")

@@ -1,0 +1,262 @@
+"""Rules for scraped article pages that generic extractors miss on news-agency sites.
+
+Shared by the plain-text and the HTML page parsers. Each rule works on one
+block (a paragraph or line) of the page:
+
+- breadcrumbs ("Home > Top News >"), lines with no letters ("×", "|"), share
+  bars and UI words ("Share", "Print", "Close") are dropped;
+- "Updated:" / "Published:" / "Source:" lines are dropped but read: their dates
+  become `page_dates`, a name glued in front ("XinhuaUpdated: ...") or after
+  "Source:" becomes the source;
+- a related-stories heading or a copyright/footer line ends the article;
+- a paragraph ending in a photo credit "(Agency/Photographer)" or starting with
+  "Photo:" is a caption, not body text;
+- a lede repeated at the top of the page (standfirst, then the story) is kept once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..dates import parse_date
+from .places import find_place
+
+_BREADCRUMB_SEP = re.compile(r"\s*(?:>|›|»|/|\|)\s*")
+_BREADCRUMB_START = re.compile(
+    r"^\s*(?:home|homepage|start|startseite|accueil|inicio|news)\s*(?:>|›|»)", re.I
+)
+_NO_LETTERS = re.compile(r"^[\W_\d]*$")
+_UI_WORDS = frozenset(
+    {
+        "share", "print", "close", "email", "e-mail", "mail", "facebook", "twitter", "x", "whatsapp",
+        "linkedin", "telegram", "weibo", "wechat", "copy", "link", "comment", "comments", "font", "size",
+        "a", "a+", "a-", "menu", "search", "subscribe", "login", "log", "in", "sign", "advertisement",
+        "ad", "tweet", "pin", "save", "bookmark", "listen", "more", "next", "previous", "prev", "back", "top",
+    }
+)  # fmt: skip
+_UI_SPLIT = re.compile(r"[\s|,·•/]+")
+_META = re.compile(
+    r"^(?P<pre>.{0,60}?)\b(?P<label>Last updated|Updated|Published|Posted|Source|Date|Editor|Editors|"
+    r"Writer|Reporter|Author|By)\s*:\s*(?P<value>.*)$",
+    re.I,
+)
+# "XinhuaUpdated:" -- a site name glued to the label when the page was saved as text.
+_GLUED_LABEL = re.compile(r"([a-z])(Updated|Published|Posted|Source)\s*:")
+_DATE_LABELS = frozenset({"last updated", "updated", "published", "posted", "date"})
+_SOURCE_LABELS = frozenset({"source"})
+_PEOPLE_LABELS = frozenset({"editor", "editors", "writer", "reporter", "author", "by"})
+_END_MARKERS = re.compile(
+    r"^(?:related (?:news|stories|articles|content|coverage|links)?|more (?:stories|news|from|on)\b.*|"
+    r"read more|you may also like|recommended|most (?:read|popular|viewed)|trending|top stories|"
+    r"latest news|further reading)\s*:?$",
+    re.I,
+)
+_FOOTER = re.compile(r"^(?:copyright|©|\(c\)|all rights reserved)|all rights reserved\.?$", re.I)
+# "(Xinhua/Zhai Jianlan)", "(AP Photo/Evan Vucci)", "(Photo: Reuters)", "(Photo by Jane Doe/AFP)"
+_CREDIT_END = re.compile(
+    r"\s*\((?P<credit>(?:photo(?:graph)?\s*(?:by|:)\s*)?[^()]{2,60}?/[^()]{2,60}|"
+    r"(?:photo(?:graph)?|picture|image|file photo)\s*(?:by|:)\s*[^()]{2,60})\)\s*\.?$",
+    re.I,
+)
+_CREDIT_START = re.compile(
+    r"^(?:photo|picture|image|file photo)\s*(?:by|:)\s*(?P<credit>[^.]{2,60}?)\s*[.:]\s+", re.I
+)
+_SENTENCE_END = re.compile(r"[.!?\"”’)]$")
+_MONTH_DAY_YEAR = re.compile(
+    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})",
+)
+_AGENCY_IN_CREDIT = re.compile(
+    r"^(?:photo(?:graph)?\s*(?:by|:)\s*)?(?P<agency>[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)?)\s*(?:Photo)?/"
+)
+
+MAX_META_LEN = 160
+MAX_HEADLINE_LEN = 250
+MAX_LABEL_WORDS = 3
+
+
+@dataclass
+class PageParts:
+    """What the page rules pulled out of a list of blocks."""
+
+    headline: str | None = None
+    section: str | None = None
+    source: str | None = None
+    byline: str | None = None
+    body: list[str] = field(default_factory=list)
+    captions: list[tuple[str, str | None]] = field(default_factory=list)
+    page_dates: list[str] = field(default_factory=list)
+    updated: str | None = None
+    published: str | None = None
+    caption_date: str | None = None
+    dateline: str | None = None
+
+
+def is_breadcrumb(block: str) -> bool:
+    if len(block) > MAX_META_LEN:
+        return False
+    if _BREADCRUMB_START.match(block):
+        return True
+    return block.count(">") >= 2 or block.count("›") >= 2 or block.count("»") >= 2
+
+
+def is_ui(block: str) -> bool:
+    """Lines with no letters or made only of UI words ("Share | Print | ×")."""
+    if _NO_LETTERS.match(block):
+        return True
+    if len(block) > 80:
+        return False
+    words = [w for w in _UI_SPLIT.split(block.lower()) if w]
+    return bool(words) and all(w in _UI_WORDS or _NO_LETTERS.match(w) for w in words)
+
+
+def caption_of(block: str) -> tuple[str, str] | None:
+    """(caption text, credit) when the block is a photo caption."""
+    match = _CREDIT_END.search(block)
+    if match is not None and len(block) - len(match.group(0)) >= 10:
+        return block[: match.start()].rstrip(), match.group("credit").strip()
+    match = _CREDIT_START.match(block)
+    if match is not None:
+        return block[match.end() :].strip(), match.group("credit").strip()
+    return None
+
+
+def agency_of_credit(credit: str) -> str | None:
+    """'Xinhua/Zhai Jianlan' -> 'Xinhua'; 'AP Photo/Evan Vucci' -> 'AP'."""
+    match = _AGENCY_IN_CREDIT.match(credit)
+    return match.group("agency") if match else None
+
+
+def _read_meta(block: str, parts: PageParts) -> bool:
+    """Consume an 'Updated:'-style line (possibly several joined by '|'); False when it is not one."""
+    if len(block) > MAX_META_LEN or ":" not in block:
+        return False
+    block = _GLUED_LABEL.sub(r"\1 \2:", block)
+    pieces = [p.strip() for p in block.split("|")] if "|" in block else [block]
+    found: list[tuple[str, str, str]] = []
+    loose: list[str] = []
+    for piece in pieces:
+        match = _META.match(piece)
+        if match is None:
+            loose.append(piece)
+            continue
+        found.append(
+            (match.group("pre").strip(" |-–—,"), match.group("label").lower(), match.group("value").strip())
+        )
+    if not found:
+        return False
+    for _, label, value in found:
+        words = len(value.split())
+        if label in _DATE_LABELS:
+            if parse_date(value) is None:
+                return False
+        elif (label in _SOURCE_LABELS and words > 6) or (label in _PEOPLE_LABELS and words > 8):
+            return False
+    for pre, label, value in found:
+        if pre and len(pre.split()) <= 4 and parts.source is None:
+            parts.source = pre
+        if label in _DATE_LABELS:
+            parts.page_dates.append(value)
+            if label in {"published", "posted", "date"}:
+                parts.published = parts.published or value
+            else:
+                parts.updated = parts.updated or value
+        elif label in _SOURCE_LABELS:
+            parts.source = value or parts.source
+        elif label in {"by", "writer", "reporter", "author"}:
+            parts.byline = parts.byline or value
+    for piece in loose:
+        if parts.source is None and 0 < len(piece.split()) <= 3 and not _NO_LETTERS.match(piece):
+            parts.source = piece
+    return True
+
+
+def _is_label(block: str) -> bool:
+    return len(block.split()) <= MAX_LABEL_WORDS and not _SENTENCE_END.search(block) and "\n" not in block
+
+
+def _norm(block: str) -> str:
+    return " ".join(block.split()).rstrip(".…").strip().lower()
+
+
+def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
+    """Run the page rules over the page's blocks in order (headline given when markup told us)."""
+    parts = PageParts(headline=headline)
+    kept: list[str] = []
+    for raw_block in blocks:
+        block = " ".join(raw_block.split())
+        if not block:
+            continue
+        if is_breadcrumb(block) or is_ui(block):
+            continue
+        if _END_MARKERS.match(block) and parts.headline is not None and kept:
+            break
+        if _FOOTER.search(block) and len(block) < MAX_META_LEN:
+            if kept:
+                break
+            continue
+        if _read_meta(block, parts):
+            continue
+        if parts.headline is None:
+            if _is_label(block) and len(block.split()) < 3:
+                parts.section = parts.section or block
+                continue
+            if len(block) <= MAX_HEADLINE_LEN:
+                parts.headline = block
+                continue
+        elif not kept and _is_label(block) and _norm(block) != _norm(parts.headline):
+            parts.section = parts.section or block
+            continue
+        if headline is not None and _norm(block) == _norm(headline):
+            continue
+        caption = caption_of(block)
+        if caption is not None:
+            parts.captions.append(caption)
+            if parts.caption_date is None:
+                date_match = _MONTH_DAY_YEAR.search(caption[0])
+                if date_match is not None:
+                    parts.caption_date = date_match.group(0)
+            continue
+        kept.append(block)
+    parts.body = _drop_repeated_lede(kept)
+    if parts.source is None:
+        for _, credit in parts.captions:
+            agency = agency_of_credit(credit) if credit else None
+            if agency:
+                parts.source = agency
+                break
+    parts.dateline = _dateline(parts)
+    return parts
+
+
+def _drop_repeated_lede(paragraphs: list[str]) -> list[str]:
+    """Keep the first copy of a paragraph; a standfirst that a later paragraph starts with goes too."""
+    seen: set[str] = set()
+    out: list[str] = []
+    normalized = [_norm(p) for p in paragraphs]
+    for index, (paragraph, key) in enumerate(zip(paragraphs, normalized, strict=True)):
+        if key in seen:
+            continue
+        # A truncated standfirst ("Chinese President Xi ... met with...") ahead of the full lede.
+        if index < 2 and any(
+            other != key and other.startswith(key) and len(key) > 40
+            for other in normalized[index + 1 : index + 4]
+        ):
+            continue
+        seen.add(key)
+        out.append(paragraph)
+    return out
+
+
+def _dateline(parts: PageParts) -> str | None:
+    """Place of the story: 'in City, Country' in the first body sentence, else in the first caption."""
+    if parts.body:
+        first_sentence = parts.body[0].split(". ", 1)[0]
+        place = find_place(first_sentence)
+        if place is not None:
+            return place
+    for text, _ in parts.captions[:1]:
+        place = find_place(text)
+        if place is not None:
+            return place
+    return None

@@ -1,0 +1,79 @@
+"""The only way XML enters the service: lxml with entities, DTDs and the network off.
+
+A document type declaration with an internal subset or any entity
+declaration is refused outright (FORBIDDEN_XML): billion-laughs and XXE both
+need one. A bare external `<!DOCTYPE nitf SYSTEM "nitf.dtd">`, as older NITF
+feeds send, is allowed because the DTD is never loaded.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from ..errors import ParseError, ReasonCode
+
+_PARSER_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "strip_cdata": True,
+}
+# An internal subset "[ ... ]" or an entity/element declaration anywhere is refused before parsing.
+_FORBIDDEN = re.compile(rb"<!DOCTYPE[^>\[]*\[|<!ENTITY|<!ELEMENT|<!ATTLIST", re.IGNORECASE)
+FORBIDDEN_XML_TEXT = re.compile(r"<!DOCTYPE[^>\[]*\[|<!ENTITY|<!ELEMENT|<!ATTLIST", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _parser() -> etree.XMLParser:
+    # XMLParser objects are not thread-safe to share while parsing; creation is cheap.
+    return etree.XMLParser(**_PARSER_OPTIONS)  # type: ignore[arg-type]
+
+
+def parse_xml(raw: bytes | str) -> etree._Element:
+    """Parse an XML document safely; ParseError(FORBIDDEN_XML | MALFORMED_XML) otherwise."""
+    if isinstance(raw, str):
+        if FORBIDDEN_XML_TEXT.search(raw):
+            raise ParseError(
+                ReasonCode.FORBIDDEN_XML, "XML with a DTD internal subset or entity declarations"
+            )
+        # lxml refuses str input that still carries an encoding declaration.
+        data = _XML_DECL.sub("", raw, count=1).encode("utf-8")
+    else:
+        if _FORBIDDEN.search(raw):
+            raise ParseError(
+                ReasonCode.FORBIDDEN_XML, "XML with a DTD internal subset or entity declarations"
+            )
+        data = raw
+    try:
+        root = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise ParseError(ReasonCode.MALFORMED_XML, f"malformed XML: {exc}") from exc
+    except ValueError as exc:
+        raise ParseError(ReasonCode.MALFORMED_XML, f"unreadable XML: {exc}") from exc
+    if root is None:
+        raise ParseError(ReasonCode.MALFORMED_XML, "empty XML document")
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None:
+        raise ParseError(ReasonCode.FORBIDDEN_XML, "XML with an internal DTD")
+    return root
+
+
+def local(tag: object) -> str:
+    """Element name without its namespace ('' for comments and processing instructions)."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]
+
+
+def text_of(element: etree._Element | None) -> str | None:
+    """All text inside an element (markup dropped), or None when absent or blank."""
+    if element is None:
+        return None
+    text = "".join(str(part) for part in element.itertext())
+    return text if text.strip() else None

@@ -1,0 +1,86 @@
+"""Text hygiene shared by the parsers and the normalizer: one place decides what clean text is.
+
+Clean text is Unicode NFC, with HTML entities decoded, mojibake repaired where
+ftfy can tell, control and zero-width characters removed and whitespace runs
+collapsed. Typographic quotes and dashes are kept: they are part of the copy.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import ftfy
+from ftfy.badness import is_bad
+
+# ftfy's defaults straighten curly quotes and fold character widths; wire copy keeps both.
+_FTFY_CONFIG = ftfy.TextFixerConfig(
+    unescape_html=False,
+    uncurl_quotes=False,
+    fix_character_width=False,
+    fix_latin_ligatures=False,
+    normalization="NFC",
+    explain=False,
+)
+
+# Zero-width and bidi marks, soft hyphens and C0/C1 controls (tab and newline handled as whitespace).
+_INVISIBLE = re.compile(
+    "[\u00ad\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]"
+)
+_SPACES = re.compile(r"[ \t\f\v\r\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def fix_encoding(text: str) -> str:
+    """Repair mojibake (UTF-8 read as Latin-1 and the like) when ftfy detects it; else NFC only."""
+    if text.isascii():
+        return text
+    # ftfy.badness.is_bad is a single regex scan; the full fixer is only worth it when it fires.
+    if "\u00c3" in text or "\u00e2" in text or "\u00c2" in text or is_bad(text):
+        text = ftfy.fix_text(text, _FTFY_CONFIG)
+    return unicodedata.normalize("NFC", text)
+
+
+def unescape(text: str) -> str:
+    """Decode HTML/XML character references (also double-escaped ones such as '&amp;amp;')."""
+    for _ in range(2):
+        if "&" not in text or not _ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    return text
+
+
+def clean_line(text: str) -> str:
+    """One paragraph or field: entities, mojibake, invisible characters, and whitespace on one line."""
+    text = unescape(text)
+    text = fix_encoding(text)
+    text = _INVISIBLE.sub("", text)
+    text = _SPACES.sub(" ", text.replace("\n", " "))
+    return text.strip()
+
+
+def clean_optional(text: str | None) -> str | None:
+    """`clean_line` for optional fields: empty results become None."""
+    if text is None:
+        return None
+    cleaned = clean_line(text)
+    return cleaned or None
+
+
+def clean_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> list[str]:
+    """Clean each paragraph; a paragraph holding blank lines is split; empty ones are dropped."""
+    out: list[str] = []
+    for paragraph in paragraphs:
+        for part in _BLANK_LINES.split(paragraph):
+            cleaned = clean_line(part)
+            if cleaned:
+                out.append(cleaned)
+    return out
+
+
+def split_blocks(text: str) -> list[str]:
+    """Split plain text into paragraphs on blank lines (line breaks inside one are kept)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [block.strip() for block in _BLANK_LINES.split(text) if block.strip()]
