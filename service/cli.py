@@ -32,7 +32,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.observability.log_level, settings.observability.log_format)
-    limits = RunLimits(max_records=args.max_records, idle_seconds=args.idle_seconds, stop_at_end=args.stop_at_end)
+    limits = RunLimits(
+        max_records=args.max_records, idle_seconds=args.idle_seconds, stop_at_end=args.stop_at_end
+    )
     asyncio.run(run_service(settings, limits=limits))
     return EXIT_OK
 
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop-at-end", action="store_true", help="stop at the end offsets seen at assignment")
     run.set_defaults(func=_cmd_run)
 
-    demo = commands.add_parser("demo", help="local broker + sample feed + service, prints the enriched events")
+    demo = commands.add_parser(
+        "demo", help="local broker + sample feed + service, prints the enriched events"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     process = commands.add_parser("process", help="run the pipeline offline over files, JSON lines on stdout")

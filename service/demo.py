@@ -53,7 +53,7 @@ async def read_topic(settings: Settings, topic: str) -> list[dict[str, Any]]:
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - metadata for a fresh topic
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assignment)
@@ -145,7 +145,8 @@ async def run_demo(out: Any = print) -> RunSummary:
         for event in duplicates:
             dedupe = event["dedupe"]
             out(
-                f"  {event['headline']!r} relation={dedupe['relation']} matched={dedupe.get('matched_event_id')} "
+                f"  {event['headline']!r} relation={dedupe['relation']} "
+                f"matched={dedupe.get('matched_event_id')} "
                 f"similarity={dedupe.get('similarity')}"
             )
         dead = await read_topic(settings, settings.topics.dlq)

@@ -172,7 +172,9 @@ class CanonicalArticle(_Model):
     captions: tuple[Caption, ...] = ()
     content_hash: str = Field(description="sha256 of the normalized headline and body.")
     supersedes: str | None = Field(default=None, description="event_id of the version this one replaces.")
-    duplicate_of: str | None = Field(default=None, description="event_id of the first-seen copy of this story.")
+    duplicate_of: str | None = Field(
+        default=None, description="event_id of the first-seen copy of this story."
+    )
     dedupe: DedupeInfo = DedupeInfo(relation=Relation.NEW)
     lineage: Lineage
 
@@ -192,7 +194,9 @@ class CountryMention(_Model):
     numeric: str
     name: str
     mentions: int
-    first_offset: int = Field(description="Character offset of the first mention in headline + '\\n\\n' + body.")
+    first_offset: int = Field(
+        description="Character offset of the first mention in headline + '\\n\\n' + body."
+    )
     in_headline: bool
     in_dateline: bool
     salience: float

@@ -61,7 +61,10 @@ class Metrics:
             registry=registry,
         )
         self.items_by_source = Counter(
-            f"{ns}_items_total", "Items read, by source and wire format.", ["source", "format"], registry=registry
+            f"{ns}_items_total",
+            "Items read, by source and wire format.",
+            ["source", "format"],
+            registry=registry,
         )
         self.source_last_item = Gauge(
             f"{ns}_source_last_item_timestamp_seconds",
@@ -101,7 +104,8 @@ class Metrics:
             registry=registry,
         )
         self.in_flight = Gauge(
-            f"{ns}_in_flight_records", "Records taken from Kafka whose outputs are not yet acknowledged.",
+            f"{ns}_in_flight_records",
+            "Records taken from Kafka whose outputs are not yet acknowledged.",
             registry=registry,
         )
         self.rebalances = Counter(
@@ -162,7 +166,7 @@ class Health:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         """Access logs would drown the structured logs; Prometheus scrapes every few seconds."""
 
 

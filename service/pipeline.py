@@ -117,7 +117,9 @@ class Pipeline:
                     with self._timed("normalize"):
                         article = normalize(item, record, raw_sha256=raw_sha256)
                         if redriven or replay:
-                            lineage = article.lineage.model_copy(update={"redriven": redriven, "replay": replay})
+                            lineage = article.lineage.model_copy(
+                                update={"redriven": redriven, "replay": replay}
+                            )
                             article = article.model_copy(update={"lineage": lineage})
                     self.metrics.items_by_source.labels(article.source, article.lineage.format.value).inc()
                     self.metrics.source_last_item.labels(article.source).set(time.time())

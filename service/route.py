@@ -117,5 +117,7 @@ def dead_letter(
         ("dlq-stage", stage.encode()),
     )
     source = next((v.decode("utf-8", "replace") for k, v in record.headers if k == HEADER_SOURCE), "unknown")
-    outbound = Outbound(topic=topics.dlq, key=record.key, value=letter.model_dump_json().encode(), headers=headers)
+    outbound = Outbound(
+        topic=topics.dlq, key=record.key, value=letter.model_dump_json().encode(), headers=headers
+    )
     return outbound, Outcome(kind="dead_letter", reason=error.reason.value, source=source)

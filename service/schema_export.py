@@ -55,11 +55,17 @@ def _asyncapi() -> dict[str, Any]:
     story_key = {"type": "string", "description": "story_id: all versions of a story share one partition."}
     raw_key = {"type": "string", "description": "As the producer of the raw item chose it (may be absent)."}
 
-    def message(name: str, schema_file: str | None, summary: str, extra_headers: dict[str, Any]) -> dict[str, Any]:
+    def message(
+        name: str, schema_file: str | None, summary: str, extra_headers: dict[str, Any]
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = (
             {"$ref": f"./{schema_file}"}
             if schema_file
-            else {"type": "string", "format": "binary", "description": "Raw wire bytes in any supported format."}
+            else {
+                "type": "string",
+                "format": "binary",
+                "description": "Raw wire bytes in any supported format.",
+            }
         )
         headers = {"type": "object", "properties": {**_COMMON_HEADERS, **extra_headers}}
         return {
@@ -83,7 +89,9 @@ def _asyncapi() -> dict[str, Any]:
         },
         "defaultContentType": "application/json",
         "channels": {
-            "raw": _channel(topics.raw, "RawWireItem", "Raw wire items: ninjs, NewsML-G2, NITF, RSS/Atom, pages."),
+            "raw": _channel(
+                topics.raw, "RawWireItem", "Raw wire items: ninjs, NewsML-G2, NITF, RSS/Atom, pages."
+            ),
             "canonical": _channel(
                 topics.canonical, "CanonicalArticle", "New stories, updates/corrections and kills."
             ),
@@ -93,7 +101,9 @@ def _asyncapi() -> dict[str, Any]:
             "duplicates": _channel(
                 topics.duplicates, "DuplicateArticle", "Redeliveries, stale versions and near-duplicates."
             ),
-            "dlq": _channel(topics.dlq, "DeadLetter", "Items that could not be published, with reason and bytes."),
+            "dlq": _channel(
+                topics.dlq, "DeadLetter", "Items that could not be published, with reason and bytes."
+            ),
         },
         "operations": {
             "consumeRaw": {"action": "receive", "channel": {"$ref": "#/channels/raw"}},

@@ -206,7 +206,10 @@ class Service:
             return False
         if not self._end_offsets:
             self._end_offsets = await consumer.end_offsets(self._assigned)
-        return all(await consumer.position(tp) >= end for tp, end in self._end_offsets.items())
+        for tp, end in self._end_offsets.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
 
     async def _process_batch(
         self,
@@ -250,7 +253,9 @@ class Service:
         finally:
             self.metrics.in_flight.set(0)
 
-    async def _process_record(self, record: ConsumerRecord[bytes, bytes], stop: asyncio.Event) -> RecordResult | None:
+    async def _process_record(
+        self, record: ConsumerRecord[bytes, bytes], stop: asyncio.Event
+    ) -> RecordResult | None:
         meta = record_meta(record)
         value = record.value or b""
         while True:
@@ -314,7 +319,9 @@ class Service:
             if tp in consumer.assignment():
                 consumer.seek(tp, partition_records[0].offset)
 
-    def _account(self, results: list[tuple[ConsumerRecord[bytes, bytes], RecordResult]], summary: RunSummary) -> None:
+    def _account(
+        self, results: list[tuple[ConsumerRecord[bytes, bytes], RecordResult]], summary: RunSummary
+    ) -> None:
         summary.records += len(results)
         summary.batches += 1
         for _, result in results:
@@ -332,7 +339,9 @@ class Service:
             highwater = consumer.highwater(tp)
             labels = (tp.topic, str(tp.partition))
             if highwater is not None:
-                self.metrics.consumer_lag.labels(*labels).set(max(0, highwater - partition_records[-1].offset - 1))
+                self.metrics.consumer_lag.labels(*labels).set(
+                    max(0, highwater - partition_records[-1].offset - 1)
+                )
             last = partition_records[-1]
             if last.timestamp >= 0:
                 self.metrics.consumer_lag_seconds.labels(*labels).set(max(0.0, now - last.timestamp / 1000))
@@ -346,7 +355,9 @@ class Service:
 
 def make_producer(settings: Settings, *, transactional: bool = False) -> AIOKafkaProducer:
     kafka = settings.kafka
-    transactional_id = settings.pipeline.transactional_id or f"{kafka.client_id}-{settings.pipeline.stage.value}"
+    transactional_id = (
+        settings.pipeline.transactional_id or f"{kafka.client_id}-{settings.pipeline.stage.value}"
+    )
     return AIOKafkaProducer(
         **kafka.client_kwargs(),
         acks="all" if transactional else (kafka.acks if kafka.acks == "all" else int(kafka.acks)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -31,10 +33,8 @@ async def create_topics(
             for name in wanted
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another instance won the race
             created = wanted
         log.info("topics_ready", created=created, existing=sorted(existing & set(topics.all())))
     finally:

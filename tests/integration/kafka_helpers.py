@@ -14,7 +14,11 @@ from service.topics import create_topics
 def settings_for(bootstrap_servers: str, unique: str, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     """Settings with every topic and the group named after `unique`, dedupe state under tmp_path."""
     data: dict[str, Any] = {
-        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": f"g-{unique}", "session_timeout_ms": 6000},
+        "kafka": {
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": f"g-{unique}",
+            "session_timeout_ms": 6000,
+        },
         "topics": {
             "raw": f"raw-{unique}",
             "canonical": f"canonical-{unique}",
@@ -48,7 +52,7 @@ async def produce(settings: Settings, values: list[bytes], *, partition: int | N
 
 
 async def read_all(settings: Settings, topic: str, expected: int, max_polls: int = 100) -> list[Any]:
-    """Read a topic from the beginning until `expected` records arrived (or max_polls polls found nothing new).
+    """Read a topic from the start until `expected` records arrived or max_polls polls found nothing.
 
     Returns the raw ConsumerRecords so tests can check keys and headers too.
     """

@@ -13,7 +13,9 @@ def test_committed_schemas_match_the_models() -> None:
     for filename, content in render_schemas().items():
         committed = REPO_ROOT / "schemas" / filename
         assert committed.exists(), f"schemas/{filename} is missing: run `make schemas`"
-        assert committed.read_text(encoding="utf-8") == content, f"schemas/{filename} drifted: run `make schemas`"
+        assert committed.read_text(encoding="utf-8") == content, (
+            f"schemas/{filename} drifted: run `make schemas`"
+        )
 
 
 def test_asyncapi_names_every_topic_with_a_schema() -> None:

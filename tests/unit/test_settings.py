@@ -29,7 +29,11 @@ def test_toml_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("WIRE_INGEST_TOPICS__DLQ", "dlq.env")
     monkeypatch.delenv("WIRE_INGEST_CONFIG_FILE", raising=False)
     settings = load_settings(config)
-    assert (settings.topics.raw, settings.topics.dlq, settings.kafka.client_id) == ("from.file", "dlq.env", "file-client")
+    assert (settings.topics.raw, settings.topics.dlq, settings.kafka.client_id) == (
+        "from.file",
+        "dlq.env",
+        "file-client",
+    )
 
 
 def test_unknown_keys_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
