@@ -1,0 +1,34 @@
+"""Deduplication: redeliveries, versions, kills and near-duplicates across feeds.
+
+`open_deduplicator(settings)` picks the state backend (memory, SQLite file or
+Redis); `Deduplicator.decide(article)` returns the article with its story,
+links and the reason for the decision, and records that decision.
+"""
+
+from __future__ import annotations
+
+from ..settings import DedupeBackend, DedupeSettings
+from .deduplicator import Deduplicator
+from .memory import MemoryStore
+from .redis_store import RedisStore
+from .sqlite import SqliteStore
+from .store import DedupeStore
+
+_DAY = 86_400.0
+
+
+async def open_store(settings: DedupeSettings) -> DedupeStore:
+    window = settings.window_days * _DAY
+    if settings.backend is DedupeBackend.MEMORY:
+        return MemoryStore(window_seconds=window, max_stories=settings.max_stories)
+    if settings.backend is DedupeBackend.SQLITE:
+        return SqliteStore.open(settings)
+    return await RedisStore.open(settings)
+
+
+async def open_deduplicator(settings: DedupeSettings) -> Deduplicator:
+    """A deduplicator on the backend the settings name, with its state loaded."""
+    return Deduplicator(await open_store(settings), settings)
+
+
+__all__ = ["DedupeStore", "Deduplicator", "open_deduplicator", "open_store"]

@@ -1,0 +1,120 @@
+"""The dedupe stage: read the store, decide (pure), write the decision back atomically."""
+
+from __future__ import annotations
+
+from ..errors import StoreUnavailableError
+from ..models import CanonicalArticle, Relation
+from ..settings import DedupeSettings
+from .decide import (
+    Claim,
+    Outcome,
+    RecordedEvent,
+    Snapshot,
+    best_match,
+    decide_by_content,
+    decide_by_record,
+    indexes_content,
+    item_key,
+    next_item_state,
+    timestamp,
+)
+from .minhash import LshParams, Signature, band_keys, lsh_params, signature
+from .store import DedupeStore, StoryEntry, Write
+
+# Each conflict means another writer changed what a decision was based on and
+# the next attempt sees that change; a handful of attempts is plenty.
+_MAX_ATTEMPTS = 8
+
+
+def article_text(article: CanonicalArticle) -> str:
+    return f"{article.headline}\n\n{article.body_text}"
+
+
+class Deduplicator:
+    def __init__(self, store: DedupeStore, settings: DedupeSettings) -> None:
+        self._store = store
+        self._settings = settings
+        self._params: LshParams = lsh_params(settings.threshold, settings.num_perm)
+
+    @property
+    def store(self) -> DedupeStore:
+        return self._store
+
+    def _signature(self, article: CanonicalArticle) -> Signature | None:
+        return signature(
+            article_text(article), shingle_size=self._settings.shingle_size, num_perm=self._settings.num_perm
+        )
+
+    async def decide(self, article: CanonicalArticle) -> CanonicalArticle:
+        """The article with story_id, supersedes, duplicate_of and dedupe set; the decision is recorded."""
+        key = item_key(article)
+        sig: Signature | None = None
+        sig_done = False
+        for _ in range(_MAX_ATTEMPTS):
+            snapshot = await self._store.snapshot(article.event_id, key)
+            outcome = decide_by_record(article, snapshot)
+            if snapshot.recorded is not None and outcome is not None:
+                return outcome.apply(article)  # already decided: nothing to write
+            checked: tuple[int, ...] = ()
+            seen: frozenset[str] = frozenset()
+            if (outcome is None or indexes_content(outcome)) and not sig_done:
+                sig, sig_done = self._signature(article), True
+            if outcome is None:
+                if sig is not None:
+                    checked = tuple(band_keys(sig, self._params))
+                    found = await self._store.candidates(checked)
+                    # After its event record was evicted, a story must not match itself.
+                    candidates = [c for c in found if c.event_id != article.event_id]
+                    seen = frozenset(c.event_id for c in candidates)
+                    outcome = decide_by_content(
+                        article, best_match(sig, candidates, self._settings.threshold)
+                    )
+                else:
+                    outcome = decide_by_content(article, None)
+            if await self._store.commit(
+                self._write(article, key, snapshot, outcome, sig=sig, checked=checked, seen=seen)
+            ):
+                return outcome.apply(article)
+        raise StoreUnavailableError(
+            f"dedupe: {_MAX_ATTEMPTS} conflicting writes in a row for {article.event_id}"
+        )
+
+    def _write(
+        self,
+        article: CanonicalArticle,
+        key: str,
+        snapshot: Snapshot,
+        outcome: Outcome,
+        *,
+        sig: Signature | None,
+        checked: tuple[int, ...],
+        seen: frozenset[str],
+    ) -> Write:
+        created = timestamp(article.versioncreated)
+        story = None
+        if sig is not None and indexes_content(outcome):
+            story = StoryEntry(
+                event_id=article.event_id,
+                story_id=outcome.story_id,
+                signature=sig,
+                band_keys=checked or tuple(band_keys(sig, self._params)),
+                versioncreated=created,
+            )
+        return Write(
+            event=RecordedEvent(article.event_id, Claim.of(article), outcome, created),
+            item_key=key,
+            expected_item_event=snapshot.item.event_id if snapshot.item else None,
+            item=next_item_state(article, outcome, snapshot.item),
+            story=story,
+            checked_bands=checked,
+            seen_stories=seen,
+        )
+
+    def state_size(self) -> int:
+        return self._store.size()
+
+    async def close(self) -> None:
+        await self._store.close()
+
+
+__all__ = ["Deduplicator", "Relation"]

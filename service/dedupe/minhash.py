@@ -1,0 +1,142 @@
+"""Text -> word shingles -> MinHash signature -> LSH band keys; all pure.
+
+Signatures are datasketch MinHashes with the permutation scheme pinned, so a
+library upgrade cannot silently change the values stored in a state file.
+Only the `num_perm` uint32 values are kept (`num_perm * 4` bytes per story);
+the text never is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from datasketch import MinHash
+
+Signature = npt.NDArray[np.uint32]
+
+SCHEME = "affine32"
+SEED = 1
+_WORD = re.compile(r"\w+", re.UNICODE)
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens; punctuation, spacing and markup leftovers do not count."""
+    return _WORD.findall(text.casefold())
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    """The set of `size`-word shingles of a text (a shorter text is one shingle)."""
+    tokens = words(text)
+    if not tokens:
+        return set()
+    if len(tokens) <= size:
+        return {" ".join(tokens).encode()}
+    return {" ".join(tokens[i : i + size]).encode() for i in range(len(tokens) - size + 1)}
+
+
+@lru_cache(maxsize=8)
+def _template(num_perm: int) -> MinHash:
+    # Building the permutations is the costly part of a MinHash; share them.
+    return MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME)
+
+
+def signature(text: str, *, shingle_size: int, num_perm: int) -> Signature | None:
+    """MinHash signature of a text, or None when it has no words."""
+    grams = shingles(text, shingle_size)
+    if not grams:
+        return None
+    template = _template(num_perm)
+    sketch = MinHash(num_perm=num_perm, permutations=template.permutations, scheme=SCHEME)
+    sketch.update_batch(list(grams))
+    return np.asarray(sketch.hashvalues, dtype=np.uint32)
+
+
+def to_bytes(sig: Signature) -> bytes:
+    return sig.astype("<u4", copy=False).tobytes()
+
+
+def from_bytes(data: bytes) -> Signature:
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+
+
+def estimated_jaccard(a: Signature, b: Signature) -> float:
+    """Share of equal MinHash values: an unbiased estimate of the Jaccard similarity."""
+    if a.shape != b.shape:
+        return 0.0
+    return float(np.count_nonzero(a == b)) / float(a.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class LshParams:
+    bands: int
+    rows: int
+
+    @property
+    def tag(self) -> str:
+        """Names the banding in store keys, so a changed setting starts fresh bands."""
+        return f"{self.bands}x{self.rows}"
+
+
+def _band_probability(s: npt.NDArray[np.float64], bands: int, rows: int) -> npt.NDArray[np.float64]:
+    return np.asarray(1.0 - (1.0 - s**rows) ** bands, dtype=np.float64)
+
+
+@lru_cache(maxsize=32)
+def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.9) -> LshParams:
+    """Bands x rows minimising the weighted false-positive and false-negative areas around `threshold`.
+
+    Misses weigh more than extra candidates by default: every candidate is
+    verified on its full signature afterwards, so a false positive of the
+    banding only costs a comparison, while a miss is a lost duplicate.
+    """
+    best: tuple[float, int, int] | None = None
+    below = np.linspace(0.0, threshold, 200)
+    above = np.linspace(threshold, 1.0, 200)
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            fp = float(np.trapezoid(_band_probability(below, bands, rows), below))
+            fn = float(np.trapezoid(1.0 - _band_probability(above, bands, rows), above))
+            error = (1.0 - fn_weight) * fp + fn_weight * fn
+            if best is None or error < best[0]:
+                best = (error, bands, rows)
+    assert best is not None
+    return LshParams(bands=best[1], rows=best[2])
+
+
+_MIX_1 = np.uint64(0x9E3779B97F4A7C15)
+_MIX_2 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_3 = np.uint64(0x94D049BB133111EB)
+
+
+def band_key_matrix(sigs: npt.NDArray[np.uint32], params: LshParams) -> npt.NDArray[np.int64]:
+    """Band keys of many signatures at once: (stories, num_perm) -> (stories, bands).
+
+    Each key hashes the band number with that band's values (splitmix64
+    steps, vectorised), keeping 63 bits so it fits a signed integer column.
+    """
+    count = sigs.shape[0]
+    used = sigs[:, : params.bands * params.rows].astype(np.uint64).reshape(count, params.bands, params.rows)
+    with np.errstate(over="ignore"):
+        h = np.broadcast_to(np.arange(1, params.bands + 1, dtype=np.uint64) * _MIX_1, (count, params.bands))
+        h = h.copy()
+        for row in range(params.rows):
+            h ^= used[:, :, row]
+            h *= _MIX_2
+            h ^= h >> np.uint64(31)
+            h *= _MIX_3
+            h ^= h >> np.uint64(29)
+    return (h >> np.uint64(1)).astype(np.int64)
+
+
+def band_keys(sig: Signature, params: LshParams) -> list[int]:
+    """One key per band of one signature."""
+    return [int(k) for k in band_key_matrix(sig.reshape(1, -1), params)[0]]
+
+
+def is_empty(sig: Signature) -> bool:
+    return bool(np.all(sig == _EMPTY))

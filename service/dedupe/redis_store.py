@@ -1,0 +1,264 @@
+"""State in Redis, shared by several instances of the service.
+
+Every decision is written by one Lua script that first re-checks what the
+decision was based on (event unclaimed, item latest unchanged, no other story
+added to the article's LSH bands) and writes nothing if any of it changed, so
+of two instances racing on one story only one publishes it as new; the other
+decides again and sees it. LSH bands are sorted sets (member: the story's
+event_id, score: its versioncreated), so every instance sees every story.
+A Redis that cannot be reached raises StoreUnavailableError: the caller
+retries, it never publishes unchecked.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from ..errors import ConfigError, StoreUnavailableError
+from ..models import Relation
+from ..settings import DedupeSettings
+from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapshot
+from .minhash import SCHEME, SEED, from_bytes, lsh_params, to_bytes
+from .store import Write
+
+_MAX_FUTURE_SECONDS = 86_400.0
+_EVICT_BATCH = 256  # stories evicted per commit at most, to keep each script short
+
+# KEYS: 1 event, 2 item, 3 stories zset, 4 watermark, 5 story hash (or a dummy)
+# ARGV: 1 event payload, 2 expected item event ("" = none), 3 item payload ("" = keep),
+#       4 story event_id ("" = none), 5 story_id, 6 signature, 7 versioncreated,
+#       8 ttl seconds, 9 window seconds, 10 max stories, 11 key prefix,
+#       12 band tag, 13 n checked bands, 14 n story bands, 15 observe watermark (0/1),
+#       then the checked band keys, the story band keys, then the seen stories.
+_COMMIT = """
+local ev, it, stories, wm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local prefix, tag = ARGV[11], ARGV[12]
+local nchecked, nbands = tonumber(ARGV[13]), tonumber(ARGV[14])
+if redis.call('EXISTS', ev) == 1 then return -1 end
+local current = redis.call('HGET', it, 'event_id')
+if (current or '') ~= ARGV[2] then return -2 end
+local seen = {}
+for i = 16 + nchecked + nbands, #ARGV do seen[ARGV[i]] = true end
+for i = 16, 15 + nchecked do
+  local members = redis.call('ZRANGE', prefix .. 'band:' .. tag .. ':' .. ARGV[i], 0, -1)
+  for _, m in ipairs(members) do
+    if not seen[m] and redis.call('EXISTS', prefix .. 'st:' .. m) == 1 then return -3 end
+  end
+end
+local ttl = tonumber(ARGV[8])
+local vc = tonumber(ARGV[7])
+redis.call('SET', ev, ARGV[1], 'EX', ttl)
+if ARGV[3] ~= '' then
+  local item = cjson.decode(ARGV[3])
+  redis.call('HSET', it, 'event_id', item[1], 'version', item[2], 'vc', item[3],
+             'content_hash', item[4], 'story_id', item[5])
+  redis.call('EXPIRE', it, ttl)
+end
+if ARGV[15] == '1' then
+  local mark = tonumber(redis.call('GET', wm) or '-inf')
+  if vc > mark then redis.call('SET', wm, ARGV[7]) end
+end
+local cutoff = tonumber(redis.call('GET', wm) or '-inf') - tonumber(ARGV[9])
+if ARGV[4] ~= '' then
+  redis.call('HSET', st, 'story_id', ARGV[5], 'sig', ARGV[6], 'vc', ARGV[7])
+  redis.call('EXPIRE', st, ttl)
+  for i = 16 + nchecked, 15 + nchecked + nbands do
+    local band = prefix .. 'band:' .. tag .. ':' .. ARGV[i]
+    redis.call('ZADD', band, vc, ARGV[4])
+    redis.call('ZREMRANGEBYSCORE', band, '-inf', '(' .. cutoff)
+    redis.call('EXPIRE', band, ttl)
+  end
+  redis.call('ZADD', stories, vc, ARGV[4])
+end
+local old = redis.call('ZRANGEBYSCORE', stories, '-inf', '(' .. cutoff, 'LIMIT', 0, EVICT_BATCH)
+for _, m in ipairs(old) do
+  redis.call('DEL', prefix .. 'st:' .. m)
+  redis.call('ZREM', stories, m)
+end
+local excess = redis.call('ZCARD', stories) - tonumber(ARGV[10])
+if excess > 0 then
+  local popped = redis.call('ZPOPMIN', stories, math.min(excess, EVICT_BATCH))
+  for i = 1, #popped, 2 do redis.call('DEL', prefix .. 'st:' .. popped[i]) end
+end
+return redis.call('ZCARD', stories)
+""".replace("EVICT_BATCH", str(_EVICT_BATCH))
+
+
+def _outcome_payload(write: Write) -> bytes:
+    event, outcome = write.event, write.event.outcome
+    claim = event.claim
+    return orjson.dumps(
+        {
+            "c": [claim.topic, claim.partition, claim.offset, claim.item_index],
+            "r": outcome.relation.value,
+            "s": outcome.story_id,
+            "sp": outcome.supersedes,
+            "d": outcome.duplicate_of,
+            "m": outcome.matched_event_id,
+            "sim": outcome.similarity,
+            "me": outcome.method,
+            "vc": event.versioncreated,
+        }
+    )
+
+
+def _recorded(event_id: str, raw: bytes) -> RecordedEvent:
+    data: dict[str, Any] = orjson.loads(raw)
+    topic, partition, offset, index = data["c"]
+    outcome = Outcome(
+        relation=Relation(data["r"]),
+        story_id=data["s"],
+        supersedes=data["sp"],
+        duplicate_of=data["d"],
+        matched_event_id=data["m"],
+        similarity=data["sim"],
+        method=data["me"],
+    )
+    return RecordedEvent(event_id, Claim(topic, partition, offset, index), outcome, float(data["vc"]))
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, settings: DedupeSettings) -> None:
+        self._client = client
+        self._settings = settings
+        self._prefix = settings.redis_key_prefix + "dedupe:"
+        self._tag = lsh_params(settings.threshold, settings.num_perm).tag
+        self._ttl = max(1, int(settings.window_days * 86_400))
+        self._commit_script = client.register_script(_COMMIT)
+        self._size = 0
+
+    @classmethod
+    async def open(cls, settings: DedupeSettings) -> RedisStore:
+        """Connect, check the stored signature settings match ours, read the state size."""
+        client = aioredis.from_url(
+            settings.redis_url.get_secret_value(), socket_connect_timeout=5.0, socket_timeout=10.0
+        )
+        store = cls(client, settings)
+        wanted = f"{SCHEME}/seed={SEED}/num_perm={settings.num_perm}/shingle={settings.shingle_size}"
+        try:
+            meta = store._prefix + "signature"
+            await client.set(meta, wanted, nx=True)
+            found = await client.get(meta)
+            store._size = int(await client.zcard(store._prefix + "stories"))
+        except RedisError as exc:
+            await client.aclose()
+            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+        stored = found.decode() if isinstance(found, bytes) else found
+        if stored is not None and stored != wanted:
+            await client.aclose()
+            raise ConfigError(
+                f"dedupe state in Redis holds signatures made with {stored}, settings ask for {wanted}"
+            )
+        return store
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}{kind}:{name}"
+
+    def _band(self, key: int) -> str:
+        return f"{key:x}"
+
+    async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.get(self._key("ev", event_id))
+                pipe.hgetall(self._key("it", item_key))
+                raw_event, raw_item = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+        recorded = _recorded(event_id, raw_event) if raw_event is not None else None
+        item = None
+        if raw_item:
+            fields = {k.decode(): v.decode() for k, v in raw_item.items()}
+            item = ItemState(
+                event_id=fields["event_id"],
+                version=fields["version"],
+                versioncreated=float(fields["vc"]),
+                content_hash=fields["content_hash"],
+                story_id=fields["story_id"],
+            )
+        return Snapshot(recorded, item)
+
+    async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in band_keys:
+                    pipe.zrange(self._key(f"band:{self._tag}", self._band(key)), 0, -1)
+                bands = await pipe.execute()
+            members = sorted({m.decode() for band in bands for m in band})
+            if not members:
+                return []
+            async with self._client.pipeline(transaction=False) as pipe:
+                for member in members:
+                    pipe.hmget(self._key("st", member), "story_id", "sig", "vc")
+                rows = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+        found = [
+            (float(vc), member, Candidate(member, story.decode(), from_bytes(sig)))
+            for member, (story, sig, vc) in zip(members, rows, strict=True)
+            if story is not None and sig is not None and vc is not None
+        ]
+        return [candidate for _, _, candidate in sorted(found, key=lambda row: (row[0], row[1]))]
+
+    async def commit(self, write: Write) -> bool:
+        story = write.story
+        item = write.item
+        item_payload = (
+            orjson.dumps(
+                [item.event_id, item.version, repr(item.versioncreated), item.content_hash, item.story_id]
+            )
+            if item is not None
+            else b""
+        )
+        story_bands = [self._band(k) for k in story.band_keys] if story is not None else []
+        checked = [self._band(k) for k in write.checked_bands]
+        vc = write.event.versioncreated
+        plausible = vc <= time.time() + _MAX_FUTURE_SECONDS
+        keys = [
+            self._key("ev", write.event.event_id),
+            self._key("it", write.item_key),
+            self._prefix + "stories",
+            self._prefix + "watermark",
+            self._key("st", story.event_id) if story is not None else self._prefix + "none",
+        ]
+        args: list[bytes | str | int | float] = [
+            _outcome_payload(write),
+            write.expected_item_event or "",
+            item_payload,
+            story.event_id if story is not None else "",
+            story.story_id if story is not None else "",
+            to_bytes(story.signature) if story is not None else b"",
+            repr(vc),
+            self._ttl,
+            repr(self._settings.window_days * 86_400.0),
+            self._settings.max_stories,
+            self._prefix,
+            self._tag,
+            len(checked),
+            len(story_bands),
+            "1" if plausible else "0",
+            *checked,
+            *story_bands,
+            *sorted(write.seen_stories),
+        ]
+        try:
+            result = int(await self._commit_script(keys=keys, args=args))
+        except ResponseError:
+            raise  # a script error is a bug, not an outage: let the record's guard see it
+        except RedisError as exc:
+            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+        if result < 0:
+            return False
+        self._size = result
+        return True
+
+    def size(self) -> int:
+        return self._size
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,225 @@
+"""Pure parts of the dedupe stage: shingles, signatures, banding, the band index, the decision rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+
+from service.dedupe.decide import (
+    Candidate,
+    Claim,
+    ItemState,
+    Outcome,
+    RecordedEvent,
+    Snapshot,
+    best_match,
+    decide_by_content,
+    decide_by_record,
+    item_key,
+    next_item_state,
+    timestamp,
+)
+from service.dedupe.index import BandIndex
+from service.dedupe.minhash import (
+    band_key_matrix,
+    band_keys,
+    estimated_jaccard,
+    from_bytes,
+    lsh_params,
+    shingles,
+    signature,
+    to_bytes,
+)
+from service.dedupe.samples import XI_ALIYEV, XI_ALIYEV_REPRINT, XI_PUTIN
+from service.dedupe.testing import BASE_TIME, make_article
+from service.models import PubStatus, Relation
+
+
+def _state(article_version: str = "2", hours: int = 0) -> tuple[ItemState, str]:
+    stored = make_article(
+        version=article_version, body="stored", versioncreated=BASE_TIME + timedelta(hours=hours)
+    )
+    state = ItemState(
+        event_id=stored.event_id,
+        version=stored.version,
+        versioncreated=timestamp(stored.versioncreated),
+        content_hash=stored.content_hash,
+        story_id=stored.story_id,
+    )
+    return state, stored.event_id
+
+
+def test_shingles_ignore_case_and_punctuation() -> None:
+    """Normalisation makes 'Xi, MEETS putin!' and 'xi meets Putin' the same shingles."""
+    assert shingles("Xi, MEETS putin!", 2) == shingles("xi meets Putin", 2) == {b"xi meets", b"meets putin"}
+
+
+def test_short_text_is_one_shingle_and_empty_text_has_no_signature() -> None:
+    """A text shorter than the shingle size still gets a signature; a text without words gets none."""
+    assert shingles("two words", 5) == {b"two words"}
+    assert signature("  --  ", shingle_size=5, num_perm=64) is None
+
+
+def test_signature_is_deterministic_and_round_trips_through_bytes() -> None:
+    """Signatures are reproducible across calls (stored state stays valid) and 4 bytes per value."""
+    first = signature(XI_ALIYEV, shingle_size=4, num_perm=64)
+    second = signature(XI_ALIYEV, shingle_size=4, num_perm=64)
+    assert first is not None and second is not None
+    assert np.array_equal(first, second)
+    assert len(to_bytes(first)) == 256
+    assert np.array_equal(from_bytes(to_bytes(first)), first)
+
+
+def test_estimated_jaccard_separates_reprint_from_other_meeting() -> None:
+    """The reprint scores high and the other story from the same summit scores low."""
+    original = signature(XI_ALIYEV, shingle_size=4, num_perm=128)
+    reprint = signature(XI_ALIYEV_REPRINT, shingle_size=4, num_perm=128)
+    other = signature(XI_PUTIN, shingle_size=4, num_perm=128)
+    assert original is not None and reprint is not None and other is not None
+    assert estimated_jaccard(original, reprint) > 0.55
+    assert estimated_jaccard(original, other) < 0.25
+
+
+def test_lsh_params_fit_in_the_signature() -> None:
+    """Bands x rows never use more values than the signature has and give at least one band."""
+    for threshold in (0.3, 0.5, 0.7, 0.9):
+        params = lsh_params(threshold, 64)
+        assert 1 <= params.bands * params.rows <= 64
+
+
+def test_band_keys_match_between_single_and_bulk_computation() -> None:
+    """The keys used at write time equal the ones rebuilt from stored signatures at open."""
+    params = lsh_params(0.5, 64)
+    sigs = np.stack(
+        [
+            s
+            for s in (signature(t, shingle_size=4, num_perm=64) for t in (XI_ALIYEV, XI_PUTIN))
+            if s is not None
+        ]
+    )
+    bulk = band_key_matrix(sigs, params)
+    assert bulk.shape == (2, params.bands)
+    assert [int(k) for k in bulk[1]] == band_keys(sigs[1], params)
+    assert len(set(bulk[0].tolist()) & set(bulk[1].tolist())) < params.bands
+
+
+def test_band_index_finds_by_any_shared_key_across_merges_and_removals() -> None:
+    """Lookups see the sorted part and the tail, each slot once, and never a removed slot."""
+    index = BandIndex(merge_at=4)
+    index.add([1, 2, 3], 10)
+    index.add([3, 4, 5], 11)  # crosses merge_at: merged into the sorted part
+    index.add([5, 6], 12)  # stays in the tail
+    assert index.lookup([3]) == [10, 11]
+    assert index.lookup([5, 99]) == [11, 12]
+    assert index.lookup([42]) == []
+    index.remove([11])
+    assert index.lookup([3, 5]) == [10, 12]
+    index.merge()
+    assert index.lookup([4]) == []
+    index.add_many(np.array([[7, 8]], dtype=np.int64), np.array([13], dtype=np.int64))
+    assert index.lookup([8, 1]) == [10, 13]
+
+
+def test_same_record_gets_its_recorded_decision_back() -> None:
+    """A record seen again (crash before ack, or replay) is given the decision recorded for it."""
+    article = make_article(offset=7)
+    recorded = Outcome(
+        relation=Relation.UPDATE, story_id="s", supersedes="e0", matched_event_id="e0", method="item_id"
+    )
+    snapshot = Snapshot(RecordedEvent(article.event_id, Claim("wire.raw", 0, 7, 0), recorded, 0.0), None)
+    assert decide_by_record(article, snapshot) == recorded
+    replay = make_article(offset=7, replay=True)
+    assert decide_by_record(replay, snapshot) == recorded
+
+
+def test_same_event_from_another_record_is_a_redelivery() -> None:
+    """The same event_id from another offset is a redelivery of the recorded event, on its story."""
+    article = make_article(offset=8)
+    recorded = Outcome(relation=Relation.NEW, story_id="story-x")
+    snapshot = Snapshot(RecordedEvent(article.event_id, Claim("wire.raw", 0, 7, 0), recorded, 0.0), None)
+    outcome = decide_by_record(article, snapshot)
+    assert outcome is not None
+    assert outcome.relation is Relation.REDELIVERY
+    assert outcome.story_id == "story-x"
+    assert outcome.matched_event_id == article.event_id
+    assert outcome.method == "content_hash"
+
+
+def test_higher_version_updates_and_lower_version_is_stale() -> None:
+    """Versions compare as numbers ('10' > '9'); older arrivals never supersede newer ones."""
+    state, stored_id = _state("9")
+    newer = decide_by_record(make_article(version="10", body="v10"), Snapshot(None, state))
+    older = decide_by_record(make_article(version="8", body="v8"), Snapshot(None, state))
+    assert newer == Outcome(
+        Relation.UPDATE, state.story_id, supersedes=stored_id, matched_event_id=stored_id, method="item_id"
+    )
+    assert older is not None and older.relation is Relation.STALE and older.supersedes is None
+    assert older.matched_event_id == stored_id
+
+
+def test_non_numeric_versions_compare_by_versioncreated() -> None:
+    """Without numeric versions, a later versioncreated with changed content is an update."""
+    state, _ = _state("v-b", hours=0)
+    later = make_article(version="v-a", body="changed", versioncreated=BASE_TIME + timedelta(hours=1))
+    earlier = make_article(version="v-c", body="changed", versioncreated=BASE_TIME - timedelta(hours=1))
+    assert (
+        decide_by_record(later, Snapshot(None, state)) or Outcome(Relation.NEW, "")
+    ).relation is Relation.UPDATE
+    assert (
+        decide_by_record(earlier, Snapshot(None, state)) or Outcome(Relation.NEW, "")
+    ).relation is Relation.STALE
+
+
+def test_kill_goes_on_the_items_story_and_supersedes_the_latest() -> None:
+    """A canceled or withheld item is a KILL on its story, linked to the version it retracts."""
+    state, stored_id = _state("2")
+    for status in (PubStatus.CANCELED, PubStatus.WITHHELD):
+        outcome = decide_by_record(make_article(version="3", pubstatus=status), Snapshot(None, state))
+        assert outcome is not None
+        assert (outcome.relation, outcome.story_id, outcome.supersedes) == (
+            Relation.KILL,
+            state.story_id,
+            stored_id,
+        )
+    unknown = decide_by_record(
+        make_article(item_id="never-seen", pubstatus=PubStatus.CANCELED), Snapshot(None, None)
+    )
+    assert unknown is not None and unknown.relation is Relation.KILL
+
+
+def test_unknown_item_is_left_to_the_content_check() -> None:
+    """An item never seen is not decided by record: the content decides."""
+    assert decide_by_record(make_article(), Snapshot(None, None)) is None
+
+
+def test_best_match_respects_threshold_and_prefers_the_closest() -> None:
+    """Only candidates at or above the threshold match; the most similar one wins."""
+    base = np.arange(10, dtype=np.uint32)
+    half = base.copy()
+    half[:5] += 100
+    close = base.copy()
+    close[0] += 100
+    candidates = [Candidate("half", "s1", half), Candidate("close", "s2", close)]
+    match = best_match(base, candidates, 0.5)
+    assert match is not None and match[0].event_id == "close" and match[1] == 0.9
+    assert best_match(base, candidates[:1], 0.6) is None
+    outcome = decide_by_content(make_article(), match)
+    assert outcome.relation is Relation.NEAR_DUPLICATE
+    assert (outcome.duplicate_of, outcome.story_id, outcome.similarity, outcome.method) == (
+        "close",
+        "s2",
+        0.9,
+        "minhash_lsh",
+    )
+
+
+def test_item_state_moves_only_forward() -> None:
+    """Stale arrivals and redeliveries leave the item's latest version alone."""
+    state, _ = _state("5")
+    stale = make_article(version="4", body="old")
+    assert next_item_state(stale, Outcome(Relation.STALE, state.story_id), state) is None
+    newer = make_article(version="6", body="new")
+    moved = next_item_state(newer, Outcome(Relation.UPDATE, state.story_id), state)
+    assert moved is not None and moved.event_id == newer.event_id and moved.story_id == state.story_id
+    assert item_key(newer) == newer.story_id

@@ -1,0 +1,286 @@
+"""The dedupe stage end to end on the in-process backends (memory and SQLite file)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from service.dedupe import Deduplicator, MemoryStore, SqliteStore
+from service.dedupe.decide import Candidate, Snapshot
+from service.dedupe.samples import (
+    XI_ALIYEV,
+    XI_ALIYEV_HEADLINE,
+    XI_ALIYEV_REPRINT,
+    XI_ALIYEV_REPRINT_HEADLINE,
+    XI_PUTIN,
+    XI_PUTIN_HEADLINE,
+)
+from service.dedupe.store import DedupeStore, Write
+from service.dedupe.testing import BASE_TIME, make_article
+from service.models import CanonicalArticle, PubStatus, Relation
+from service.settings import DedupeBackend, DedupeSettings
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def dedupe(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deduplicator]:
+    settings = DedupeSettings(backend=DedupeBackend(request.param), sqlite_path=tmp_path / "state.sqlite3")
+    store: DedupeStore
+    if request.param == "memory":
+        store = MemoryStore(window_seconds=settings.window_days * 86_400, max_stories=settings.max_stories)
+    else:
+        store = SqliteStore.open(settings)
+    deduplicator = Deduplicator(store, settings)
+    yield deduplicator
+    await deduplicator.close()
+
+
+def aliyev(**kw: object) -> CanonicalArticle:
+    fields: dict[str, object] = {"headline": XI_ALIYEV_HEADLINE, "body": XI_ALIYEV, **kw}
+    return make_article(**fields)  # type: ignore[arg-type]
+
+
+async def test_first_sighting_is_new_on_its_own_story(dedupe: Deduplicator) -> None:
+    """An article never seen is NEW, keeps its default story and explains the decision."""
+    article = aliyev()
+    out = await dedupe.decide(article)
+    assert out.dedupe.relation is Relation.NEW
+    assert out.story_id == article.story_id
+    assert (out.supersedes, out.duplicate_of, out.dedupe.method) == (None, None, "none")
+    assert dedupe.state_size() == 1
+
+
+async def test_redelivery_from_another_record_is_not_published_again(dedupe: Deduplicator) -> None:
+    """Same source, item, version and content from another offset is a REDELIVERY."""
+    first = await dedupe.decide(aliyev(offset=1))
+    again = await dedupe.decide(aliyev(offset=2))
+    assert again.dedupe.relation is Relation.REDELIVERY
+    assert again.dedupe.matched_event_id == first.event_id
+    assert again.story_id == first.story_id
+    assert dedupe.state_size() == 1
+
+
+async def test_same_record_after_a_crash_is_republished_with_the_same_decision(dedupe: Deduplicator) -> None:
+    """At-least-once: the record that claimed a decision gets exactly that decision again."""
+    await dedupe.decide(aliyev(offset=1))
+    update = aliyev(offset=5, version="2", body=XI_ALIYEV + "\n\nUpdates with border details.")
+    first = await dedupe.decide(update)
+    redelivered = await dedupe.decide(update)
+    replayed = await dedupe.decide(
+        update.model_copy(update={"lineage": update.lineage.model_copy(update={"replay": True})})
+    )
+    assert first.dedupe.relation is Relation.UPDATE
+    assert redelivered == first
+    assert replayed.dedupe == first.dedupe and replayed.supersedes == first.supersedes
+
+
+async def test_new_version_supersedes_and_late_older_version_is_stale(dedupe: Deduplicator) -> None:
+    """v2 supersedes v1 on the same story; v1 again with other content after v2 is STALE."""
+    v1 = await dedupe.decide(aliyev(version="1", offset=1))
+    v3 = await dedupe.decide(aliyev(version="3", offset=2, body=XI_ALIYEV + "\n\nAdds detail."))
+    v2 = await dedupe.decide(aliyev(version="2", offset=3, body=XI_ALIYEV + "\n\nFirst correction."))
+    assert v3.dedupe.relation is Relation.UPDATE
+    assert (v3.supersedes, v3.story_id) == (v1.event_id, v1.story_id)
+    assert v2.dedupe.relation is Relation.STALE
+    assert v2.dedupe.matched_event_id == v3.event_id and v2.supersedes is None
+    v4 = await dedupe.decide(aliyev(version="4", offset=4, body=XI_ALIYEV + "\n\nSecond correction."))
+    assert v4.supersedes == v3.event_id
+
+
+async def test_kill_is_published_on_the_items_story(dedupe: Deduplicator) -> None:
+    """A canceled item is a KILL event on its story, superseding the latest version."""
+    v1 = await dedupe.decide(aliyev(offset=1))
+    kill = await dedupe.decide(
+        aliyev(version="2", offset=2, body="This story has been withdrawn.", pubstatus=PubStatus.CANCELED)
+    )
+    assert kill.dedupe.relation is Relation.KILL
+    assert (kill.story_id, kill.supersedes) == (v1.story_id, v1.event_id)
+
+
+async def test_kill_of_a_near_duplicate_goes_on_the_story_it_joined(dedupe: Deduplicator) -> None:
+    """A reprint's kill notice retracts it on the story it was attached to."""
+    original = await dedupe.decide(aliyev())
+    reprint = make_article(
+        source="wire-b", item_id="b-77", headline=XI_ALIYEV_REPRINT_HEADLINE, body=XI_ALIYEV_REPRINT
+    )
+    dup = await dedupe.decide(reprint)
+    kill = await dedupe.decide(
+        make_article(
+            source="wire-b", item_id="b-77", version="2", body="Withdrawn.", pubstatus=PubStatus.WITHHELD
+        )
+    )
+    assert dup.story_id == original.story_id
+    assert (kill.dedupe.relation, kill.story_id, kill.supersedes) == (
+        Relation.KILL,
+        original.story_id,
+        dup.event_id,
+    )
+
+
+async def test_reprint_from_another_feed_is_a_near_duplicate(dedupe: Deduplicator) -> None:
+    """Other boilerplate, dropped credit line, one rewording: same story, not republished."""
+    original = await dedupe.decide(aliyev())
+    reprint = await dedupe.decide(
+        make_article(
+            source="wire-b", item_id="b-1", headline=XI_ALIYEV_REPRINT_HEADLINE, body=XI_ALIYEV_REPRINT
+        )
+    )
+    assert reprint.dedupe.relation is Relation.NEAR_DUPLICATE
+    assert reprint.duplicate_of == original.event_id == reprint.dedupe.matched_event_id
+    assert reprint.story_id == original.story_id
+    assert reprint.dedupe.method == "minhash_lsh"
+    assert reprint.dedupe.similarity is not None and reprint.dedupe.similarity >= 0.5
+    assert dedupe.state_size() == 1
+
+
+async def test_other_meeting_same_place_same_day_is_not_merged(dedupe: Deduplicator) -> None:
+    """'Xi meets Aliyev' and 'Xi meets Putin' (Samarkand, same day, same wire style) stay two stories."""
+    first = await dedupe.decide(aliyev())
+    other = await dedupe.decide(
+        make_article(source="wire-a", item_id="item-2", headline=XI_PUTIN_HEADLINE, body=XI_PUTIN, offset=1)
+    )
+    reprint_elsewhere = await dedupe.decide(
+        make_article(
+            source="wire-c",
+            item_id="c-9",
+            headline=XI_PUTIN_HEADLINE,
+            body=XI_PUTIN.replace("Reuters", "Wire C"),
+        )
+    )
+    assert other.dedupe.relation is Relation.NEW
+    assert other.story_id != first.story_id
+    assert reprint_elsewhere.dedupe.relation is Relation.NEAR_DUPLICATE
+    assert reprint_elsewhere.story_id == other.story_id
+
+
+async def test_replaying_a_whole_sequence_gives_identical_decisions(dedupe: Deduplicator) -> None:
+    """Every record of a run, processed again, yields byte-identical outputs."""
+    records = [
+        aliyev(offset=0),
+        aliyev(offset=1),
+        make_article(
+            source="wire-b",
+            item_id="b-1",
+            headline=XI_ALIYEV_REPRINT_HEADLINE,
+            body=XI_ALIYEV_REPRINT,
+            offset=2,
+        ),
+        aliyev(version="2", offset=3, body=XI_ALIYEV + "\n\nMore."),
+        aliyev(version="1", offset=4, body=XI_ALIYEV + "\n\nOlder correction."),
+        make_article(item_id="item-2", headline=XI_PUTIN_HEADLINE, body=XI_PUTIN, offset=5),
+        aliyev(version="3", offset=6, body="Withdrawn.", pubstatus=PubStatus.CANCELED),
+    ]
+    first = [await dedupe.decide(r) for r in records]
+    second = [await dedupe.decide(r) for r in records]
+    assert [o.dedupe.relation for o in first] == [
+        Relation.NEW,
+        Relation.REDELIVERY,
+        Relation.NEAR_DUPLICATE,
+        Relation.UPDATE,
+        Relation.STALE,
+        Relation.NEW,
+        Relation.KILL,
+    ]
+    assert [o.model_dump_json() for o in second] == [o.model_dump_json() for o in first]
+
+
+async def test_stories_older_than_the_window_are_evicted(tmp_path: Path) -> None:
+    """Once versioncreated has moved past the window, old stories no longer match and the size drops."""
+    for store in (
+        MemoryStore(window_seconds=86_400, max_stories=10_000),
+        SqliteStore.open(DedupeSettings(window_days=1, sqlite_path=tmp_path / "w.sqlite3")),
+    ):
+        dedupe = Deduplicator(store, DedupeSettings(window_days=1))
+        await dedupe.decide(aliyev())
+        later = BASE_TIME + timedelta(days=3)
+        for n in range(1100):  # enough commits to trigger the periodic eviction
+            await dedupe.decide(
+                make_article(item_id=f"filler-{n}", body=f"filler story number {n}", versioncreated=later)
+            )
+        assert dedupe.state_size() == 1100
+        reprint = make_article(
+            source="wire-b",
+            item_id="b-1",
+            headline=XI_ALIYEV_REPRINT_HEADLINE,
+            body=XI_ALIYEV_REPRINT,
+            versioncreated=later,
+        )
+        assert (await dedupe.decide(reprint)).dedupe.relation is Relation.NEW
+        await dedupe.close()
+
+
+async def test_state_is_bounded_by_max_stories(tmp_path: Path) -> None:
+    """Beyond max_stories the oldest stories go first; the size never exceeds the bound."""
+    for store in (
+        MemoryStore(window_seconds=1e9, max_stories=5),
+        SqliteStore.open(DedupeSettings(max_stories=5, sqlite_path=tmp_path / "b.sqlite3")),
+    ):
+        dedupe = Deduplicator(store, DedupeSettings(max_stories=5))
+        for n in range(12):
+            vc = BASE_TIME + timedelta(minutes=n)
+            await dedupe.decide(
+                make_article(item_id=f"i-{n}", body=f"story {n} about things", versioncreated=vc)
+            )
+            assert dedupe.state_size() <= 5
+        assert dedupe.state_size() == 5
+        await dedupe.close()
+
+
+class _Racing:
+    """Lets two deciders read the same state, then makes both try to commit."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+        self.barrier = asyncio.Barrier(2)
+        self.commits = 0
+        self.conflicts = 0
+
+    async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
+        return await self.inner.snapshot(event_id, item_key)
+
+    async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        return await self.inner.candidates(band_keys)
+
+    async def commit(self, write: Write) -> bool:
+        self.commits += 1
+        if self.commits <= 2:
+            await self.barrier.wait()
+        ok = await self.inner.commit(write)
+        self.conflicts += not ok
+        return ok
+
+    def size(self) -> int:
+        return self.inner.size()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_two_instances_racing_on_one_story_publish_it_once() -> None:
+    """Two deciders that both saw an empty state: one commits NEW, the other re-decides as duplicate."""
+    settings = DedupeSettings(backend=DedupeBackend.MEMORY)
+    store = _Racing(MemoryStore(window_seconds=1e9, max_stories=100))
+    one, two = Deduplicator(store, settings), Deduplicator(store, settings)
+    reprint = make_article(
+        source="wire-b", item_id="b-1", headline=XI_ALIYEV_REPRINT_HEADLINE, body=XI_ALIYEV_REPRINT
+    )
+    results = await asyncio.gather(one.decide(aliyev()), two.decide(reprint))
+    relations = sorted(r.dedupe.relation.value for r in results)
+    assert relations == [Relation.NEAR_DUPLICATE.value, Relation.NEW.value]
+    assert store.conflicts == 1
+    assert results[0].story_id == results[1].story_id
+
+
+async def test_two_instances_racing_on_one_record_agree() -> None:
+    """The same record handled by two deciders at once gets one decision, recorded once."""
+    settings = DedupeSettings(backend=DedupeBackend.MEMORY)
+    store = _Racing(MemoryStore(window_seconds=1e9, max_stories=100))
+    one, two = Deduplicator(store, settings), Deduplicator(store, settings)
+    record = aliyev(offset=3)
+    results = await asyncio.gather(one.decide(record), two.decide(record))
+    assert results[0] == results[1]
+    assert results[0].dedupe.relation is Relation.NEW
+    assert store.size() == 1
