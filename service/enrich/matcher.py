@@ -1,0 +1,114 @@
+"""One-pass multi-pattern matching: an Aho-Corasick automaton over lower-cased text.
+
+The automaton is built once; `scan` walks the text once, keeps only hits on word
+boundaries whose original spelling passes the entry's case rule, and resolves
+overlaps leftmost-longest, so "Papua New Guinea" hides "Guinea" and "Nigeria" is
+never read as "Niger".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import ahocorasick
+
+
+class Case(IntEnum):
+    ANY = 0  # "the french president" reads as well as "the French president"
+    CAPITALIZED = 1  # first letter upper case (or the whole word in capitals): "Turkey", not "turkey"
+    EXACT = 2  # acronyms: "US" but never "us"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What one surface form means; `data` is interpreted by the stage that added it."""
+
+    kind: str
+    data: Any
+    case: Case
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    start: int
+    end: int
+    text: str
+    entries: tuple[Entry, ...]
+
+
+def fold(text: str) -> str:
+    """Strip accents so "Cote d'Ivoire" and "Côte d'Ivoire" are one key."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def case_rule(form: str) -> Case:
+    letters = [ch for ch in form if ch.isalpha()]
+    if letters and all(ch.isupper() for ch in letters) and len(letters) <= 5:
+        return Case.EXACT
+    return Case.CAPITALIZED
+
+
+def _lower_same_length(text: str) -> str:
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    # A few characters (e.g. "İ") lower-case to two; keep them so offsets stay aligned.
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+
+
+class Matcher:
+    """A frozen automaton from surface forms to entries."""
+
+    def __init__(self, forms: Iterable[tuple[str, Entry]]) -> None:
+        merged: dict[str, list[tuple[str, Entry]]] = {}
+        for form, entry in forms:
+            for variant in {form, fold(form)}:
+                key = _lower_same_length(variant.strip())
+                if key and len(key) == len(variant.strip()):
+                    merged.setdefault(key, []).append((variant.strip(), entry))
+        self._automaton = ahocorasick.Automaton()
+        for key, pairs in merged.items():
+            self._automaton.add_word(key, (len(key), tuple(dict.fromkeys(pairs))))
+        self._automaton.make_automaton()
+        self.size = len(merged)
+
+    def scan(self, text: str) -> list[Hit]:
+        """Word-bounded, case-checked, non-overlapping hits in text order."""
+        if not text:
+            return []
+        lowered = _lower_same_length(text)
+        length = len(text)
+        candidates: list[tuple[int, int, tuple[Entry, ...]]] = []
+        for end_index, (size, pairs) in self._automaton.iter(lowered):
+            start = end_index - size + 1
+            end = end_index + 1
+            if start > 0 and text[start - 1].isalnum():
+                continue
+            if end < length and text[end].isalnum() and text[end - 1].isalnum():
+                continue
+            original = text[start:end]
+            entries = tuple(entry for form, entry in pairs if _case_ok(entry.case, form, original))
+            if entries:
+                candidates.append((start, end, entries))
+        candidates.sort(key=lambda c: (c[0], c[0] - c[1]))
+        hits: list[Hit] = []
+        last_end = -1
+        for start, end, entries in candidates:
+            if start >= last_end:
+                hits.append(Hit(start, end, text[start:end], entries))
+                last_end = end
+        return hits
+
+
+def _case_ok(rule: Case, form: str, original: str) -> bool:
+    if rule is Case.ANY:
+        return True
+    if rule is Case.EXACT:
+        return original == form or fold(original) == form
+    first = original[0]
+    return first.isupper() or not first.isalpha()
