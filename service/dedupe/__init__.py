@@ -31,4 +31,12 @@ async def open_deduplicator(settings: DedupeSettings) -> Deduplicator:
     return Deduplicator(await open_store(settings), settings)
 
 
-__all__ = ["DedupeStore", "Deduplicator", "open_deduplicator", "open_store"]
+__all__ = [
+    "DedupeStore",
+    "Deduplicator",
+    "MemoryStore",
+    "RedisStore",
+    "SqliteStore",
+    "open_deduplicator",
+    "open_store",
+]

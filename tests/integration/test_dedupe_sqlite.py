@@ -1,0 +1,89 @@
+"""The SQLite file backend across restarts: state, decisions and the rebuilt band index survive."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from service.dedupe import SqliteStore, open_deduplicator
+from service.dedupe.samples import (
+    XI_ALIYEV,
+    XI_ALIYEV_HEADLINE,
+    XI_ALIYEV_REPRINT,
+    XI_ALIYEV_REPRINT_HEADLINE,
+)
+from service.dedupe.testing import make_article
+from service.errors import ConfigError
+from service.models import Relation
+from service.settings import DedupeBackend, DedupeSettings
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(tmp_path: Path, **kw: object) -> DedupeSettings:
+    fields: dict[str, object] = {
+        "backend": DedupeBackend.SQLITE,
+        "sqlite_path": tmp_path / "dedupe.sqlite3",
+        **kw,
+    }
+    return DedupeSettings(**fields)  # type: ignore[arg-type]
+
+
+async def test_restart_keeps_stories_items_and_recorded_decisions(tmp_path: Path) -> None:
+    """After a restart: reprints still match, versions still chain, a claimed record gets its decision."""
+    settings = _settings(tmp_path)
+    first = await open_deduplicator(settings)
+    original = await first.decide(make_article(headline=XI_ALIYEV_HEADLINE, body=XI_ALIYEV, offset=1))
+    update = await first.decide(
+        make_article(headline=XI_ALIYEV_HEADLINE, body=XI_ALIYEV + " More.", version="2", offset=2)
+    )
+    await first.close()
+
+    second = await open_deduplicator(settings)
+    try:
+        assert second.state_size() == 2
+        crashed = await second.decide(
+            make_article(headline=XI_ALIYEV_HEADLINE, body=XI_ALIYEV + " More.", version="2", offset=2)
+        )
+        redelivered = await second.decide(make_article(headline=XI_ALIYEV_HEADLINE, body=XI_ALIYEV, offset=9))
+        dup = await second.decide(
+            make_article(
+                source="wire-b", item_id="b-1", headline=XI_ALIYEV_REPRINT_HEADLINE, body=XI_ALIYEV_REPRINT
+            )
+        )
+        v3 = await second.decide(
+            make_article(headline=XI_ALIYEV_HEADLINE, body="Third version.", version="3", offset=3)
+        )
+    finally:
+        await second.close()
+    assert crashed == update
+    assert redelivered.dedupe.relation is Relation.REDELIVERY
+    assert dup.dedupe.relation is Relation.NEAR_DUPLICATE and dup.story_id == original.story_id
+    assert (v3.dedupe.relation, v3.supersedes) == (Relation.UPDATE, update.event_id)
+
+
+async def test_file_is_in_wal_mode_and_stores_compact_rows(tmp_path: Path) -> None:
+    """WAL journal, and a story row holds the signature as num_perm uint32 values, not the text."""
+    settings = _settings(tmp_path)
+    store = SqliteStore.open(settings)
+    await store.close()
+    conn = sqlite3.connect(settings.sqlite_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    dedupe = await open_deduplicator(settings)
+    await dedupe.decide(make_article(headline=XI_ALIYEV_HEADLINE, body=XI_ALIYEV))
+    await dedupe.close()
+    conn = sqlite3.connect(settings.sqlite_path)
+    (sig_len,) = conn.execute("SELECT length(sig) FROM stories").fetchone()
+    conn.close()
+    assert sig_len == settings.num_perm * 4
+
+
+async def test_reopening_with_other_signature_settings_is_refused(tmp_path: Path) -> None:
+    """Signatures made with another shingle size cannot be compared: opening fails loudly."""
+    dedupe = await open_deduplicator(_settings(tmp_path))
+    await dedupe.close()
+    with pytest.raises(ConfigError):
+        SqliteStore.open(_settings(tmp_path, shingle_size=2))
