@@ -77,10 +77,13 @@ def html_paragraphs(fragment: str) -> list[str]:
     return split_blocks(text)
 
 
-def xml_paragraphs(container: etree._Element) -> list[str]:
-    """Paragraphs of an XML/XHTML body: one per innermost block element, loose text split on blank lines."""
+def xml_paragraphs(container: etree._Element, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Paragraphs of an XML/XHTML body: one per innermost block element, loose text split on blank lines.
+
+    Elements named in `skip` (e.g. NITF <media>) are left out with their content.
+    """
     out: list[str] = []
-    _walk(container, out)
+    _walk(container, out, _SKIP_TAGS | skip)
     return [p for p in (s.strip() for s in out) if p]
 
 
@@ -88,28 +91,27 @@ def _has_block_child(element: etree._Element) -> bool:
     return any(local(child.tag) in BLOCK_TAGS for child in element)
 
 
-def _walk(element: etree._Element, out: list[str]) -> None:
+def _walk(element: etree._Element, out: list[str], skip: frozenset[str]) -> None:
     if not _has_block_child(element):
-        text = "".join(_inline_text(element))
-        out.extend(split_blocks(text))
+        out.extend(split_blocks("".join(_inline_text(element, skip))))
         return
     if element.text and element.text.strip():
         out.extend(split_blocks(element.text))
     for child in element:
         name = local(child.tag)
-        if name in _SKIP_TAGS or name == "":
+        if name in skip or name == "":
             pass
         elif name in BLOCK_TAGS:
-            _walk(child, out)
+            _walk(child, out, skip)
         else:
-            out.extend(split_blocks("".join(_inline_text(child))))
+            out.extend(split_blocks("".join(_inline_text(child, skip))))
         if child.tail and child.tail.strip():
             out.extend(split_blocks(child.tail))
 
 
-def _inline_text(element: etree._Element) -> list[str]:
+def _inline_text(element: etree._Element, skip: frozenset[str]) -> list[str]:
     parts: list[str] = []
-    if local(element.tag) in _SKIP_TAGS:
+    if local(element.tag) in skip:
         return parts
     if element.text:
         parts.append(element.text)
@@ -117,8 +119,8 @@ def _inline_text(element: etree._Element) -> list[str]:
         name = local(child.tag)
         if name == "br":
             parts.append("\n\n")
-        elif name and name not in _SKIP_TAGS:
-            parts.extend(_inline_text(child))
+        elif name and name not in skip:
+            parts.extend(_inline_text(child, skip))
         if child.tail:
             parts.append(child.tail)
     return parts

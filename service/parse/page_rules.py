@@ -33,6 +33,7 @@ _UI_WORDS = frozenset(
         "linkedin", "telegram", "weibo", "wechat", "copy", "link", "comment", "comments", "font", "size",
         "a", "a+", "a-", "menu", "search", "subscribe", "login", "log", "in", "sign", "advertisement",
         "ad", "tweet", "pin", "save", "bookmark", "listen", "more", "next", "previous", "prev", "back", "top",
+        "this", "article", "story", "page", "on",
     }
 )  # fmt: skip
 _UI_SPLIT = re.compile(r"[\s|,·•/]+")

@@ -77,3 +77,57 @@ def text_of(element: etree._Element | None) -> str | None:
         return None
     text = "".join(str(part) for part in element.itertext())
     return text if text.strip() else None
+
+
+def child(element: etree._Element | None, name: str) -> etree._Element | None:
+    """First direct child with this local name (any namespace)."""
+    if element is None:
+        return None
+    for candidate in element:
+        if local(candidate.tag) == name:
+            return candidate
+    return None
+
+
+def children(element: etree._Element | None, name: str) -> list[etree._Element]:
+    """Direct children with this local name (any namespace)."""
+    if element is None:
+        return []
+    return [candidate for candidate in element if local(candidate.tag) == name]
+
+
+def descendant(element: etree._Element | None, name: str) -> etree._Element | None:
+    """First descendant with this local name (any namespace)."""
+    if element is None:
+        return None
+    for candidate in element.iter():
+        if local(candidate.tag) == name and candidate is not element:
+            return candidate
+    return None
+
+
+def descendants(element: etree._Element | None, name: str) -> list[etree._Element]:
+    """All descendants with this local name (any namespace), in document order."""
+    if element is None:
+        return []
+    return [c for c in element.iter() if local(c.tag) == name and c is not element]
+
+
+def attr(element: etree._Element | None, name: str) -> str | None:
+    """Attribute value by local name (namespaced or not), None when absent or blank."""
+    if element is None:
+        return None
+    for key, value in element.attrib.items():
+        if local(key) == name and str(value).strip():
+            return str(value)
+    return None
+
+
+def lang_of(element: etree._Element | None) -> str | None:
+    """The xml:lang in force on an element (its own or an ancestor's)."""
+    while element is not None:
+        value = element.get("{http://www.w3.org/XML/1998/namespace}lang")
+        if value:
+            return value
+        element = element.getparent()
+    return None
