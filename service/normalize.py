@@ -42,7 +42,7 @@ from .models import (
     Subject,
 )
 from .parse import PARSER_VERSION
-from .parse.places import country_name
+from .parse.places import WIRE_DATELINE, country_name
 from .text import clean_line, clean_optional, clean_paragraphs
 
 UNKNOWN_SOURCE = "unknown"
@@ -63,11 +63,6 @@ _MONTH_DAY = re.compile(
     r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(?:,?\s+\d{4})?$", re.I
 )
 _AGENCY_TAIL = re.compile(r"\s*\((?P<agency>[^()]{1,40})\)\s*[-–—:]*\s*$")
-# "GROSSETO, Italy (AP) -- ", "SAMARKAND, Uzbekistan, Sept. 15 (Xinhua) -- ", "PARIS (Reuters) - "
-_WIRE_DATELINE = re.compile(
-    r"^(?P<dateline>[A-Z][A-Z.'’ -]{1,40}(?:,\s*[A-Z][\w.'’ -]{1,40}){0,2}\s*\([^()]{1,40}\))"
-    r"\s*(?:--|[-–—:])\s*"
-)
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _BY_PREFIX = re.compile(r"^by\s+", re.I)
 
@@ -251,7 +246,7 @@ def _dateline(item: ParsedItem, body: list[str]) -> Dateline | None:
     if item.dateline:
         return parse_dateline(item.dateline)
     if body:
-        match = _WIRE_DATELINE.match(body[0])
+        match = WIRE_DATELINE.match(body[0])
         if match is not None:
             return parse_dateline(match.group("dateline"))
     return None

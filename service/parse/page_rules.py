@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..dates import parse_date
-from .places import find_place
+from .places import WIRE_DATELINE, find_place
 
 _BREADCRUMB_SEP = re.compile(r"\s*(?:>|›|»|/|\|)\s*")
 _BREADCRUMB_START = re.compile(
@@ -167,7 +167,9 @@ def _read_meta(block: str, parts: PageParts) -> bool:
         elif label in {"by", "writer", "reporter", "author"}:
             parts.byline = parts.byline or value
     for piece in loose:
-        if parts.source is None and 0 < len(piece.split()) <= 3 and not _NO_LETTERS.match(piece):
+        if piece[:3].lower() == "by " and len(piece.split()) <= 8:
+            parts.byline = parts.byline or piece[3:].strip()
+        elif parts.source is None and 0 < len(piece.split()) <= 3 and not _NO_LETTERS.match(piece):
             parts.source = piece
     return True
 
@@ -251,6 +253,8 @@ def _drop_repeated_lede(paragraphs: list[str]) -> list[str]:
 
 def _dateline(parts: PageParts) -> str | None:
     """Place of the story: 'in City, Country' in the first body sentence, else in the first caption."""
+    if parts.body and WIRE_DATELINE.match(parts.body[0]):
+        return None  # the story's own dateline; normalize reads it with its date
     if parts.body:
         first_sentence = parts.body[0].split(". ", 1)[0]
         place = find_place(first_sentence)

@@ -49,6 +49,11 @@ _ALIASES = {
     "macau": "Macao",
 }
 
+# A wire dateline opening a story: "GROSSETO, Italy (AP) -- ", "SAMARKAND, Uzbekistan, Sept. 15 (Xinhua) -- ".
+WIRE_DATELINE = re.compile(
+    r"^(?P<dateline>[A-Z][A-Z.'’ -]{1,40}(?:,\s*[A-Z][\w.'’ -]{1,40}){0,2}\s*\([^()]{1,40}\))"
+    r"\s*(?:--|[-–—:_])\s*"
+)
 _IN_PLACE = re.compile(
     r"\bin (?P<city>[A-Z][\w'’.-]+(?:[ -][A-Z][\w'’.-]+){0,3}), "
     r"(?P<country>[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+){0,3})"

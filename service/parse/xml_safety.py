@@ -9,6 +9,7 @@ feeds send, is allowed because the DTD is never loaded.
 from __future__ import annotations
 
 import re
+from html.entities import name2codepoint
 
 from lxml import etree
 
@@ -28,6 +29,16 @@ _PARSER_OPTIONS = {
 _FORBIDDEN = re.compile(rb"<!DOCTYPE[^>\[]*\[|<!ENTITY|<!ELEMENT|<!ATTLIST", re.IGNORECASE)
 FORBIDDEN_XML_TEXT = re.compile(r"<!DOCTYPE[^>\[]*\[|<!ENTITY|<!ELEMENT|<!ATTLIST", re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_NAMED_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
+
+
+def _numeric_entity(match: re.Match[bytes]) -> bytes:
+    name = match.group(1)
+    codepoint = name2codepoint.get(name.decode("ascii"))
+    if name in _XML_ENTITIES or codepoint is None:
+        return match.group(0)
+    return b"&#%d;" % codepoint
 
 
 def _parser() -> etree.XMLParser:
@@ -50,6 +61,10 @@ def parse_xml(raw: bytes | str) -> etree._Element:
                 ReasonCode.FORBIDDEN_XML, "XML with a DTD internal subset or entity declarations"
             )
         data = raw
+    # NITF feeds use HTML entities (&eacute;) that only their DTD, never loaded, defines: without
+    # the DTD lxml would drop them (or fail), so they become character references first.
+    if b"&" in data and _NAMED_ENTITY.search(data):
+        data = _NAMED_ENTITY.sub(_numeric_entity, data)
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
@@ -58,8 +73,9 @@ def parse_xml(raw: bytes | str) -> etree._Element:
         raise ParseError(ReasonCode.MALFORMED_XML, f"unreadable XML: {exc}") from exc
     if root is None:
         raise ParseError(ReasonCode.MALFORMED_XML, "empty XML document")
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None:
+    dtd = root.getroottree().docinfo.internalDTD
+    # A bare <!DOCTYPE x SYSTEM "..."> shows up here too; only declarations are refused.
+    if dtd is not None and (any(True for _ in dtd.iterentities()) or any(True for _ in dtd.elements())):
         raise ParseError(ReasonCode.FORBIDDEN_XML, "XML with an internal DTD")
     return root
 
