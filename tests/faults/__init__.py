@@ -1,0 +1,1 @@
+"""Fault-injection tests: delivery guarantees under crashes, outages, rebalances and hostile input."""
