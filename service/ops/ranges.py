@@ -1,0 +1,230 @@
+"""Reading a bounded range of a topic without a consumer group: the one reader every tool shares.
+
+A range is chosen by offsets (per partition or on all of them) or by UTC
+timestamps (`offsets_for_times`), and always stops at the end offsets
+captured when the read started, so a tool run over a busy topic finishes.
+Nothing is committed: the reader assigns partitions and seeks.
+
+Some brokers under-report the end of a partition (Tansu answers the base
+offset of the last batch + 1). So past a captured (not a requested) end the
+reader still takes records created before the ends were captured, and stops
+a partition at the first record created later or when a fetch finds nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from ..settings import DeliveryMode, Settings
+
+# A fetch at the end of a partition waits this long before answering "nothing";
+# the reader's last poll per partition costs that much, so keep it short.
+_FETCH_MAX_WAIT_MS = 100
+_POLL_TIMEOUT_MS = 500
+_BATCH_RECORDS = 500
+
+
+class RangeError(ValueError):
+    """The requested range cannot be read (unknown topic or partition, contradictory bounds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSpec:
+    """Which records to read; every bound is optional (no bound: the whole topic as it is now)."""
+
+    partitions: tuple[int, ...] | None = None  # None: every partition
+    from_offset: int | None = None
+    to_offset: int | None = None  # inclusive: the last offset to read
+    from_time: datetime | None = None  # inclusive (record timestamp >= from_time)
+    to_time: datetime | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        if self.from_offset is not None and self.to_offset is not None and self.to_offset < self.from_offset:
+            raise RangeError(f"--to-offset {self.to_offset} is before --from-offset {self.from_offset}")
+        if self.from_time is not None and self.to_time is not None and self.to_time <= self.from_time:
+            raise RangeError("--to-time must be after --from-time")
+        for moment in (self.from_time, self.to_time):
+            if moment is not None and moment.tzinfo is None:
+                raise RangeError("timestamps must carry a time zone (e.g. 2024-09-15T10:00:00Z)")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """Offsets [start, end) of one partition; `exact_end` is False when `end` is the captured end."""
+
+    partition: int
+    start: int
+    end: int
+    exact_end: bool = False
+
+    @property
+    def size(self) -> int:
+        return max(0, self.end - self.start)
+
+
+def plan_partition(
+    partition: int,
+    *,
+    beginning: int,
+    end: int,
+    spec: RangeSpec,
+    time_start: int | None = None,
+    time_end: int | None = None,
+) -> PartitionRange:
+    """The offsets to read in one partition, from its current bounds and the looked-up times.
+
+    `time_start` / `time_end` are what `offsets_for_times` answered for the
+    spec's times (None: no record at or after that time).
+    """
+    start, stop, exact = beginning, end, False
+    if spec.from_offset is not None:
+        start = max(start, spec.from_offset)
+    if spec.to_offset is not None and spec.to_offset + 1 <= stop:
+        stop, exact = spec.to_offset + 1, True
+    if spec.from_time is not None:
+        # No record at or after from_time: nothing to read in this partition.
+        start = max(start, time_start if time_start is not None else end)
+    if spec.to_time is not None and time_end is not None and time_end <= stop:
+        stop, exact = time_end, True
+    return PartitionRange(partition, start, max(start, stop), exact)
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class RangeReader:
+    """A group-less consumer that plans and reads ranges; use as `async with RangeReader(settings)`."""
+
+    def __init__(self, settings: Settings) -> None:
+        kafka = settings.kafka
+        transactional = settings.pipeline.delivery == DeliveryMode.EXACTLY_ONCE
+        self._consumer = AIOKafkaConsumer(
+            **kafka.client_kwargs(),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed" if transactional else "read_uncommitted",
+            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
+            max_partition_fetch_bytes=kafka.max_partition_fetch_bytes,
+            fetch_max_bytes=kafka.fetch_max_bytes,
+        )
+        self._captured_ms: int | None = None
+
+    async def __aenter__(self) -> RangeReader:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._consumer.stop()
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        return self._consumer
+
+    async def partitions(self, topic: str) -> list[int]:
+        found = self._consumer.partitions_for_topic(topic)
+        if not found:
+            await self._consumer._client.force_metadata_update()
+            found = self._consumer.partitions_for_topic(topic)
+        if not found:
+            raise RangeError(f"topic {topic!r} does not exist or has no partitions")
+        return sorted(found)
+
+    async def plan(self, topic: str, spec: RangeSpec) -> list[PartitionRange]:
+        """Resolve the spec against the topic now: this captures the end offsets the read stops at.
+
+        `read` must follow the `plan` whose ranges it is given: it trusts
+        records past a captured end only if they were created before this call.
+        """
+        self._captured_ms = int(time.time() * 1000)
+        existing = await self.partitions(topic)
+        wanted = list(spec.partitions) if spec.partitions is not None else existing
+        unknown = sorted(set(wanted) - set(existing))
+        if unknown:
+            raise RangeError(f"topic {topic!r} has no partition {', '.join(map(str, unknown))}")
+        tps = [TopicPartition(topic, p) for p in wanted]
+        beginnings = await self._consumer.beginning_offsets(tps)
+        ends = await self._consumer.end_offsets(tps)
+        starts: dict[TopicPartition, Any] = {}
+        stops: dict[TopicPartition, Any] = {}
+        if spec.from_time is not None:
+            starts = await self._consumer.offsets_for_times({tp: _millis(spec.from_time) for tp in tps})
+        if spec.to_time is not None:
+            stops = await self._consumer.offsets_for_times({tp: _millis(spec.to_time) for tp in tps})
+        plans = []
+        for tp in tps:
+            found_start, found_stop = starts.get(tp), stops.get(tp)
+            plans.append(
+                plan_partition(
+                    tp.partition,
+                    beginning=beginnings[tp],
+                    end=ends[tp],
+                    spec=spec,
+                    time_start=found_start.offset if found_start is not None else None,
+                    time_end=found_stop.offset if found_stop is not None else None,
+                )
+            )
+        return plans
+
+    async def read(
+        self, topic: str, ranges: Iterable[PartitionRange], *, batch_records: int = _BATCH_RECORDS
+    ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+        """Batches of records in the planned ranges, in offset order per partition."""
+        captured_ms = self._captured_ms if self._captured_ms is not None else int(time.time() * 1000)
+        pending = {TopicPartition(topic, r.partition): r for r in ranges if r.size > 0}
+        consumer = self._consumer
+        consumer.assign(list(pending))
+        for tp, planned in pending.items():
+            consumer.seek(tp, planned.start)
+        # Partitions at their planned end that may still hold records the broker did not count.
+        probing: set[TopicPartition] = set()
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=_POLL_TIMEOUT_MS, max_records=batch_records)
+            taken: list[ConsumerRecord[bytes, bytes]] = []
+            done: list[TopicPartition] = []
+            for tp in list(pending):
+                planned = pending[tp]
+                records = batch.get(tp, [])
+                if not records and tp in probing:
+                    done.append(tp)
+                    continue
+                for record in records:
+                    inside = record.offset < planned.end or (
+                        not planned.exact_end and 0 <= record.timestamp < captured_ms
+                    )
+                    if not inside:
+                        done.append(tp)
+                        break
+                    taken.append(record)
+                else:
+                    if await consumer.position(tp) >= planned.end:
+                        if planned.exact_end:
+                            done.append(tp)
+                        else:
+                            probing.add(tp)
+            for tp in done:
+                consumer.pause(tp)
+                pending.pop(tp, None)
+            if taken:
+                yield taken
+
+
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 timestamp; a 'Z' or an offset is required so nobody replays the wrong hours."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as error:
+        raise RangeError(f"not an ISO 8601 timestamp: {text!r}") from error
+    if moment.tzinfo is None:
+        raise RangeError(f"timestamp {text!r} has no time zone; add 'Z' for UTC")
+    return moment
