@@ -182,6 +182,7 @@ class EnrichSettings(_Section):
     # Cities below this population are not country evidence (capitals always are);
     # measured on the Reuters-21578 evaluation, see tools/eval_enrich.py.
     city_min_population: int = 200_000
+    dateline_city_min_population: int = 50_000
 
 
 class ObservabilitySettings(_Section):

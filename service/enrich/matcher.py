@@ -53,12 +53,22 @@ def case_rule(form: str) -> Case:
     return Case.CAPITALIZED
 
 
+_WHITESPACE = str.maketrans("\n\r\t\u00a0", "    ")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def transliterate(text: str) -> str:
+    """German-style spelling wire copy uses for umlauts: "Weizsaecker", "Duesseldorf"."""
+    return text.translate(_UMLAUTS)
+
+
 def _lower_same_length(text: str) -> str:
-    lowered = text.lower()
+    # Line breaks inside a name ("Yasuhiro\nNakasone") must not hide it.
+    lowered = text.lower().translate(_WHITESPACE)
     if len(lowered) == len(text):
         return lowered
     # A few characters (e.g. "İ") lower-case to two; keep them so offsets stay aligned.
-    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text).translate(_WHITESPACE)
 
 
 class Matcher:
@@ -67,7 +77,7 @@ class Matcher:
     def __init__(self, forms: Iterable[tuple[str, Entry]]) -> None:
         merged: dict[str, list[tuple[str, Entry]]] = {}
         for form, entry in forms:
-            for variant in {form, fold(form)}:
+            for variant in {form, fold(form), transliterate(form)}:
                 key = _lower_same_length(variant.strip())
                 if key and len(key) == len(variant.strip()):
                     merged.setdefault(key, []).append((variant.strip(), entry))
