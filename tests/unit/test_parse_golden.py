@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "service" / "data" / "samples"
 INPUTS = ROOT / "tests" / "fixtures" / "formats" / "inputs"
 EXPECTED = ROOT / "tests" / "fixtures" / "formats" / "expected"
-RECORD = RecordMeta(topic="wire.raw", partition=0, offset=7, timestamp=datetime(2022, 9, 17, 12, 0, tzinfo=UTC))
+RECORD = RecordMeta(
+    topic="wire.raw", partition=0, offset=7, timestamp=datetime(2022, 9, 17, 12, 0, tzinfo=UTC)
+)
 UPDATE = os.environ.get("WIRE_INGEST_UPDATE_GOLDEN") == "1"
 
 CASES = sorted(SAMPLES.iterdir()) + sorted(INPUTS.iterdir())
