@@ -9,6 +9,7 @@ feeds send, is allowed because the DTD is never loaded.
 from __future__ import annotations
 
 import re
+from typing import Any
 from html.entities import name2codepoint
 
 from lxml import etree
@@ -73,7 +74,7 @@ def parse_xml(raw: bytes | str) -> etree._Element:
         raise ParseError(ReasonCode.MALFORMED_XML, f"unreadable XML: {exc}") from exc
     if root is None:
         raise ParseError(ReasonCode.MALFORMED_XML, "empty XML document")
-    dtd = root.getroottree().docinfo.internalDTD
+    dtd: Any = root.getroottree().docinfo.internalDTD  # lxml-stubs lack DTD.iterentities/elements
     # A bare <!DOCTYPE x SYSTEM "..."> shows up here too; only declarations are refused.
     if dtd is not None and (any(True for _ in dtd.iterentities()) or any(True for _ in dtd.elements())):
         raise ParseError(ReasonCode.FORBIDDEN_XML, "XML with an internal DTD")
