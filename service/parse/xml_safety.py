@@ -9,8 +9,8 @@ feeds send, is allowed because the DTD is never loaded.
 from __future__ import annotations
 
 import re
-from typing import Any
 from html.entities import name2codepoint
+from typing import Any
 
 from lxml import etree
 
