@@ -32,17 +32,20 @@ def sample_files() -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.is_file() and not path.name.startswith("."))
 
 
-async def produce_files(settings: Settings, paths: Iterable[Path]) -> int:
+async def produce_files(settings: Settings, paths: Iterable[Path]) -> dict[tuple[int, int], str]:
+    """Produce each file as one raw record; returns (partition, offset) -> file name."""
     producer = AIOKafkaProducer(**settings.kafka.client_kwargs())
     await producer.start()
-    count = 0
+    placed: dict[tuple[int, int], str] = {}
     try:
         for path in paths:
-            await producer.send_and_wait(settings.topics.raw, path.read_bytes(), key=path.name.encode())
-            count += 1
+            metadata = await producer.send_and_wait(
+                settings.topics.raw, path.read_bytes(), key=path.name.encode()
+            )
+            placed[(metadata.partition, metadata.offset)] = path.name
     finally:
         await producer.stop()
-    return count
+    return placed
 
 
 async def read_topic(settings: Settings, topic: str) -> list[dict[str, Any]]:
@@ -72,13 +75,18 @@ async def read_topic(settings: Settings, topic: str) -> list[dict[str, Any]]:
     return messages
 
 
-def _format_event(event: dict[str, Any]) -> str:
+def _origin(event: dict[str, Any], placed: dict[tuple[int, int], str]) -> str:
+    lineage = event["lineage"]
+    return placed.get((lineage["partition"], lineage["offset"]), "?")
+
+
+def _format_event(event: dict[str, Any], origin: str) -> str:
     dateline = event.get("dateline") or {}
     countries = ", ".join(f"{c['alpha2']}({c['role']})" for c in event.get("countries", []))
     leaders = ", ".join(f"{lead['name']} {lead['wikidata_id']}" for lead in event.get("leaders", []))
     dedupe = event.get("dedupe", {})
     lines = [
-        f"  {event['headline']}",
+        f"  [{origin}] {event['headline']}",
         f"    source={event['source']} format={event['lineage']['format']} item={event['item_id']} "
         f"version={event['version']} pubstatus={event['pubstatus']}",
         f"    event_id={event['event_id']} story_id={event['story_id']} relation={dedupe.get('relation')}"
@@ -124,10 +132,11 @@ async def run_demo(out: Any = print) -> RunSummary:
         out(f"Started Tansu broker on {broker.bootstrap_servers}")
         await create_topics(settings)
         samples = sample_files()
-        produced = await produce_files(settings, samples)
+        placed = await produce_files(settings, samples)
+        produced = len(placed)
         out(f"Produced {produced} raw wire items to '{settings.topics.raw}':")
-        for path in samples:
-            out(f"  {path.name}")
+        for (partition, offset), name in sorted(placed.items(), key=lambda item: item[1]):
+            out(f"  {name}  (partition {partition}, offset {offset})")
         metrics = Metrics(CollectorRegistry())
         summary = await run_service(
             settings,
@@ -138,21 +147,25 @@ async def run_demo(out: Any = print) -> RunSummary:
         out(f"\nService processed {summary.records} records in {summary.batches} batches.")
         enriched = await read_topic(settings, settings.topics.enriched)
         out(f"\n=== {settings.topics.enriched}: {len(enriched)} events")
-        for event in sorted(enriched, key=lambda e: (e["lineage"]["partition"], e["lineage"]["offset"])):
-            out(_format_event(event))
+        for event in sorted(enriched, key=lambda e: (_origin(e, placed), e["lineage"]["item_index"])):
+            out(_format_event(event, _origin(event, placed)))
         duplicates = await read_topic(settings, settings.topics.duplicates)
         out(f"\n=== {settings.topics.duplicates}: {len(duplicates)} events")
         for event in duplicates:
             dedupe = event["dedupe"]
             out(
-                f"  {event['headline']!r} relation={dedupe['relation']} "
+                f"  [{_origin(event, placed)}] {event['headline']!r} relation={dedupe['relation']} "
                 f"matched={dedupe.get('matched_event_id')} "
                 f"similarity={dedupe.get('similarity')}"
             )
         dead = await read_topic(settings, settings.topics.dlq)
         out(f"\n=== {settings.topics.dlq}: {len(dead)} dead letters")
         for letter in dead:
-            out(f"  reason={letter['reason']} stage={letter['stage']} error={letter['error'][:100]!r}")
+            name = placed.get((letter["source_partition"], letter["source_offset"]), "?")
+            out(
+                f"  [{name}] reason={letter['reason']} stage={letter['stage']} "
+                f"error={letter['error'][:100]!r}"
+            )
         out("\n=== metrics (excerpt of /metrics)")
         for line in _metrics_summary(metrics):
             out(line)
