@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
 from ..settings import Settings
-from .ranges import RangeError
+from .ranges import RangeError, offsets_at
 
 
 class ResetTo(StrEnum):
@@ -139,17 +139,15 @@ async def plan_reset(settings: Settings, request: ResetRequest, *, dry_run: bool
             tps += [TopicPartition(topic, p) for p in sorted(partitions)]
         earliest = await consumer.beginning_offsets(tps)
         latest = await consumer.end_offsets(tps)
-        at_times: Mapping[TopicPartition, Any] = {}
+        at_times: Mapping[TopicPartition, int | None] = {}
         if request.to is ResetTo.TIMESTAMP and request.timestamp is not None:
-            millis = int(request.timestamp.timestamp() * 1000)
-            at_times = await consumer.offsets_for_times(dict.fromkeys(tps, millis))
+            at_times = await offsets_at(consumer, tps, request.timestamp, earliest, latest)
     finally:
         await consumer.stop()
     plan = ResetPlan(group=request.group, dry_run=dry_run)
     for tp in tps:
         meta = committed.get(tp)
         current = meta.offset if meta is not None and meta.offset >= 0 else None
-        found = at_times.get(tp)
         plan.partitions.append(
             PartitionReset(
                 topic=tp.topic,
@@ -160,7 +158,7 @@ async def plan_reset(settings: Settings, request: ResetRequest, *, dry_run: bool
                     current=current,
                     earliest=earliest[tp],
                     latest=latest[tp],
-                    at_time=found.offset if found is not None else None,
+                    at_time=at_times.get(tp),
                 ),
                 earliest=earliest[tp],
                 latest=latest[tp],

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -155,26 +154,23 @@ class RangeReader:
         tps = [TopicPartition(topic, p) for p in wanted]
         beginnings = await self._consumer.beginning_offsets(tps)
         ends = await self._consumer.end_offsets(tps)
-        starts: dict[TopicPartition, Any] = {}
-        stops: dict[TopicPartition, Any] = {}
+        starts: dict[TopicPartition, int | None] = {}
+        stops: dict[TopicPartition, int | None] = {}
         if spec.from_time is not None:
-            starts = await self._consumer.offsets_for_times({tp: _millis(spec.from_time) for tp in tps})
+            starts = await offsets_at(self._consumer, tps, spec.from_time, beginnings, ends)
         if spec.to_time is not None:
-            stops = await self._consumer.offsets_for_times({tp: _millis(spec.to_time) for tp in tps})
-        plans = []
-        for tp in tps:
-            found_start, found_stop = starts.get(tp), stops.get(tp)
-            plans.append(
-                plan_partition(
-                    tp.partition,
-                    beginning=beginnings[tp],
-                    end=ends[tp],
-                    spec=spec,
-                    time_start=found_start.offset if found_start is not None else None,
-                    time_end=found_stop.offset if found_stop is not None else None,
-                )
+            stops = await offsets_at(self._consumer, tps, spec.to_time, beginnings, ends)
+        return [
+            plan_partition(
+                tp.partition,
+                beginning=beginnings[tp],
+                end=ends[tp],
+                spec=spec,
+                time_start=starts.get(tp),
+                time_end=stops.get(tp),
             )
-        return plans
+            for tp in tps
+        ]
 
     async def read(
         self, topic: str, ranges: Iterable[PartitionRange], *, batch_records: int = _BATCH_RECORDS
@@ -217,6 +213,60 @@ class RangeReader:
                 pending.pop(tp, None)
             if taken:
                 yield taken
+
+
+async def offsets_at(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    moment: datetime,
+    beginnings: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+) -> dict[TopicPartition, int | None]:
+    """The first offset whose record timestamp is at or after `moment` (None: no such record).
+
+    Asks the broker (`offsets_for_times`) and trusts the answer when the
+    record at the answered offset has the answered timestamp. Brokers that
+    cannot look up times answer nothing (librdkafka's mock cluster) or offset
+    0 with the current time (Tansu); then the partition is bisected by
+    fetching single records, which assumes timestamps grow with offsets (true
+    for LogAppendTime, and for CreateTime when producers' clocks agree).
+    """
+    millis = _millis(moment)
+    answered = await consumer.offsets_for_times(dict.fromkeys(tps, millis))
+    found: dict[TopicPartition, int | None] = {}
+    for tp in tps:
+        answer = answered.get(tp)
+        if answer is not None and answer.timestamp >= millis:
+            record = await _first_record_from(consumer, tp, answer.offset)
+            if record is not None and record.timestamp == answer.timestamp:
+                found[tp] = answer.offset
+                continue
+        found[tp] = await _bisect(consumer, tp, millis, beginnings[tp], ends[tp])
+    return found
+
+
+async def _bisect(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, millis: int, low: int, high: int
+) -> int | None:
+    end = high
+    while low < high:
+        middle = (low + high) // 2
+        record = await _first_record_from(consumer, tp, middle)
+        if record is None or record.offset >= high or record.timestamp >= millis:
+            high = middle  # the answer is at or before the record found (no records in between)
+        else:
+            low = record.offset + 1
+    return low if low < end else None
+
+
+async def _first_record_from(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int
+) -> ConsumerRecord[bytes, bytes] | None:
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    batch = await consumer.getmany(tp, timeout_ms=_POLL_TIMEOUT_MS, max_records=1)
+    records = batch.get(tp, [])
+    return records[0] if records else None
 
 
 def parse_utc(text: str) -> datetime:
