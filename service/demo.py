@@ -26,6 +26,8 @@ from .settings import Settings
 from .shell import RunLimits, RunSummary
 from .topics import create_topics
 
+_FEED_KEY = b"demo-sample-feed"
+
 
 def sample_files() -> list[Path]:
     folder = Path(str(files("service") / "data" / "samples"))
@@ -39,9 +41,9 @@ async def produce_files(settings: Settings, paths: Iterable[Path]) -> dict[tuple
     placed: dict[tuple[int, int], str] = {}
     try:
         for path in paths:
-            metadata = await producer.send_and_wait(
-                settings.topics.raw, path.read_bytes(), key=path.name.encode()
-            )
+            # One key for the whole sample feed, as a feed keyed by its source would be:
+            # its items stay in order, so version 2 arrives after version 1.
+            metadata = await producer.send_and_wait(settings.topics.raw, path.read_bytes(), key=_FEED_KEY)
             placed[(metadata.partition, metadata.offset)] = path.name
     finally:
         await producer.stop()
