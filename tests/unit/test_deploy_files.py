@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import dockerfile
-import jsonschema
+import dockerfile  # type: ignore[import-not-found]  # no stubs; parsed with BuildKit's own parser
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
