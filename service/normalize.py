@@ -47,7 +47,7 @@ from .text import clean_line, clean_optional, clean_paragraphs
 
 UNKNOWN_SOURCE = "unknown"
 _HEADLINE_FROM_BODY_MAX = 120
-_LANGUAGE_SAMPLE_CHARS = 1000
+_LANGUAGE_SAMPLE_CHARS = 400  # enough for a stable guess; the classifier's cost grows with length
 _LANGUAGE_MIN_CHARS = 20
 
 _PUBSTATUS = {

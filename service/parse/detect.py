@@ -23,6 +23,7 @@ _ROOTS = {
     "entry": WireFormat.ATOM,
     "html": WireFormat.HTML_PAGE,
 }
+_HTML_ROOTS = frozenset({"head", "body", "article", "div", "p", "main", "section", "meta", "title", "h1"})
 # Start-of-header/start-of-text control characters open ANPA-1312 and IPTC 7901 transmissions.
 _TRANSMISSION_CONTROLS = ("\x01", "\x02", "\x16")
 
@@ -69,7 +70,9 @@ def detect(text: str) -> WireFormat:
             name = match.group(1).rpartition(":")[2].lower()
             if name in _ROOTS:
                 return _ROOTS[name]
-        if _HTML_HINT.search(head):
+        # HTML fragments without <html> (scraped bodies) start with an HTML element; other XML
+        # vocabularies (NewsML 1, fragments) are unsupported even when they contain <p> or <title>.
+        if (match is None or match.group(1).lower() in _HTML_ROOTS) and _HTML_HINT.search(head):
             return WireFormat.HTML_PAGE
         root = match.group(1) if match else "?"
         raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, f"unsupported XML document (root element {root!r})")

@@ -196,6 +196,7 @@ def test_empty_rss_feed() -> None:
     [
         b"<contentMeta><headline>fragment</headline></contentMeta>",
         b"<NewsML><NewsItem/></NewsML>",
+        b"<NewsML><NewsItem><title>t</title><p>NewsML 1 body text</p></NewsItem></NewsML>",
         b"\x16\x16\x01a2001 r u bc-anpa-item 09-15 0412\r\r\n\x02^Xi meets Aliyev in Samarkand<\r\n"
         + b"text " * 40,
     ],
