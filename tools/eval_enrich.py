@@ -110,7 +110,9 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return [{k.strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def evaluate(enricher: Enricher, data: Path, roles: set[str] | None, limit: int | None) -> list[str]:
+def evaluate(
+    enricher: Enricher, data: Path, roles: set[str] | None, limit: int | None, leader_min_mentions: int = 1
+) -> list[str]:
     places = {r["reuters_code"]: r["iso_alpha2"] for r in _read_csv(data / "places_to_iso.csv")}
     people_rows = _read_csv(data / "people_to_wikidata.csv")
     leaders_gold = {
@@ -135,7 +137,14 @@ def evaluate(enricher: Enricher, data: Path, roles: set[str] | None, limit: int 
         if record["people"]:
             n_people += 1
             gold_q = {leaders_gold[p] for p in record["people"] if p in leaders_gold}
-            predicted_q = {m.wikidata_id for m in article.leaders if m.wikidata_id in vocabulary}
+            # Indexers tagged the people a story is about: optionally count only leaders named
+            # in the headline or at least `leader_min_mentions` times.
+            predicted_q = {
+                m.wikidata_id
+                for m in article.leaders
+                if m.wikidata_id in vocabulary
+                and (m.mentions >= leader_min_mentions or m.first_offset < len(article.headline))
+            }
             leaders.add(predicted_q, gold_q)
     return [
         f"articles with PLACES: {n_places}; with PEOPLE: {n_people}; registry {enricher.registry_version}",
@@ -162,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "--roles", default=None, help="only count countries with these roles, e.g. dateline,subject"
     )
     parser.add_argument("--city-min-population", type=int, default=None, help="override the city cut-off")
+    parser.add_argument("--leader-min-mentions", type=int, default=1, help="salient leaders only")
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
     args = parser.parse_args(argv)
     data = args.shared / "eval" / "reuters21578"
@@ -172,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.city_min_population is not None:
         settings = settings.model_copy(update={"city_min_population": args.city_min_population})
     roles = set(args.roles.split(",")) if args.roles else None
-    for line in evaluate(load_enricher(settings), data, roles, args.limit):
+    enricher = load_enricher(settings)
+    for line in evaluate(enricher, data, roles, args.limit, args.leader_min_mentions):
         print(line)
     return 0
 

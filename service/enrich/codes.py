@@ -78,8 +78,13 @@ CODES = build_codes()
 KNOWN_REGISTRY_CODES = frozenset((*CODES, "XK"))
 
 
+_LAST_SUCCESSION = max(since for since, _ in SUCCESSION.values())
+
+
 def at_date(alpha2: str, when: date) -> str:
     """The code of the entity that held this territory at `when` (SUCCESSION policy)."""
+    if when >= _LAST_SUCCESSION:
+        return alpha2
     for predecessor, (since, successors) in SUCCESSION.items():
         if when < since and alpha2 in successors:
             return predecessor

@@ -9,7 +9,6 @@ headline or has salience >= SUBJECT_SALIENCE, otherwise `mentioned`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,20 +60,22 @@ class Evidence:
     kind: str
     offset: int  # -1 when it is only in a separate dateline
     in_dateline: bool
+    hit: int = -1  # index of the hit it came from, so hits later read as a person can be dropped
 
 
 def evidence(
-    all_hits: Iterable[Hit], when: date, skip: set[int], dateline: tuple[int, int], offset_base: int
+    all_hits: list[Hit], when: date, skip: set[int], dateline: tuple[int, int], offset_base: int
 ) -> list[Evidence]:
     """Turn hits into evidence; Georgia and Congo are decided by the other hits of the article.
 
     `dateline` is the span of the hits' text that is a dateline; `offset_base` -1 means the
     hits are from a separate dateline field, so they have no offset in headline + body.
     """
-    hits = [h for i, h in enumerate(all_hits) if i not in skip]
+    indexes = [i for i in range(len(all_hits)) if i not in skip]
+    hits = [all_hits[i] for i in indexes]
     found: list[Evidence] = []
     pending: list[tuple[str, Hit]] = []
-    for hit in hits:
+    for index, hit in zip(indexes, hits, strict=True):
         for entry in hit.entries:
             if entry.kind == COUNTRY:
                 place: Place = entry.data
@@ -82,7 +83,7 @@ def evidence(
                     break
                 code = "DD" if place.east_german and when < GERMAN_REUNIFICATION else place.alpha2
                 offset = hit.start + offset_base if offset_base >= 0 else -1
-                found.append(Evidence(at_date(code, when), place.kind, offset, _within(hit, dateline)))
+                found.append(Evidence(at_date(code, when), place.kind, offset, _within(hit, dateline), index))
                 break
             if entry.kind in (GEORGIA, CONGO, CONTEXT):
                 pending.append((entry.kind, hit))

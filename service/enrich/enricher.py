@@ -78,11 +78,11 @@ class Enricher:
                 skip = {i for i, h in enumerate(hits) if offset <= h.start < end}
             dateline_hits = self._dateline_matcher.scan(dateline_text)
             extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
-        found = evidence(hits, when, skip, (0, 0), 0) + extra
-        leaders, consumed = self._leaders.resolve(text, hits, when, {e.alpha2 for e in found})
+        main = evidence(hits, when, skip, (0, 0), 0)
+        leaders, consumed = self._leaders.resolve(text, hits, when, {e.alpha2 for e in main + extra})
         if consumed:
-            found = evidence(hits, when, skip | consumed, (0, 0), 0) + extra
-        return Analysis(tuple(summarize(found, len(headline))), tuple(leaders))
+            main = [e for e in main if e.hit not in consumed]
+        return Analysis(tuple(summarize(main + extra, len(headline))), tuple(leaders))
 
 
 def _dateline_text(dateline: Dateline | None, located: str | None) -> str:

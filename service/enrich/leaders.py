@@ -32,7 +32,6 @@ TITLE_WORDS = {
     "president": "president",
     "prime minister": "prime minister",
     "premier": "prime minister",
-    "pm": "prime minister",
     "chancellor": "chancellor",
     "king": "monarch",
     "queen": "monarch",

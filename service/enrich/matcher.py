@@ -53,7 +53,17 @@ def case_rule(form: str) -> Case:
     return Case.CAPITALIZED
 
 
-_WHITESPACE = str.maketrans("\n\r\t\u00a0", "    ")
+# Every separator (whitespace, punctuation) reads as a space, in keys and in text alike;
+# keys are stored as " word word ", so the automaton itself only reports whole-word
+# matches and no per-hit boundary test is needed (the scan's hot loop stays short).
+_SEPARATORS = [
+    *(chr(c) for c in range(0x80) if not chr(c).isalnum()),
+    *(chr(c) for c in range(0xA0, 0xC0)),
+    *(chr(c) for c in range(0x2000, 0x2070)),
+    "\u00d7",
+    "\u00f7",
+]
+_BOUNDARY = str.maketrans(dict.fromkeys(_SEPARATORS, " "))
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
@@ -62,13 +72,14 @@ def transliterate(text: str) -> str:
     return text.translate(_UMLAUTS)
 
 
-def _lower_same_length(text: str) -> str:
-    # Line breaks inside a name ("Yasuhiro\nNakasone") must not hide it.
-    lowered = text.lower().translate(_WHITESPACE)
-    if len(lowered) == len(text):
-        return lowered
-    # A few characters (e.g. "İ") lower-case to two; keep them so offsets stay aligned.
-    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text).translate(_WHITESPACE)
+def _normalize(text: str) -> str:
+    """Lower case with separators as spaces, same length as `text` (offsets stay aligned)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        # A few characters (e.g. "İ") lower-case to two; keep them as they are.
+        lowered = "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+    # A line break inside a name ("Yasuhiro\nNakasone") must not hide it.
+    return lowered.translate(_BOUNDARY)
 
 
 class Matcher:
@@ -77,13 +88,17 @@ class Matcher:
     def __init__(self, forms: Iterable[tuple[str, Entry]]) -> None:
         merged: dict[str, list[tuple[str, Entry]]] = {}
         for form, entry in forms:
-            for variant in {form, fold(form), transliterate(form)}:
-                key = _lower_same_length(variant.strip())
-                if key and len(key) == len(variant.strip()):
-                    merged.setdefault(key, []).append((variant.strip(), entry))
+            for variant in {form.strip(), fold(form.strip()), transliterate(form.strip())}:
+                normalized = _normalize(variant)
+                key = normalized.strip()
+                if not key or len(normalized) != len(variant):
+                    continue
+                # The match covers the key's words only ("U.S" of "U.S."), so compare case on that.
+                lead = len(normalized) - len(normalized.lstrip())
+                merged.setdefault(f" {key} ", []).append((variant[lead : lead + len(key)], entry))
         self._automaton = ahocorasick.Automaton()
         for key, pairs in merged.items():
-            self._automaton.add_word(key, (len(key), tuple(dict.fromkeys(pairs))))
+            self._automaton.add_word(key, (len(key) - 1, tuple(dict.fromkeys(pairs))))
         self._automaton.make_automaton()
         self.size = len(merged)
 
@@ -91,16 +106,13 @@ class Matcher:
         """Word-bounded, case-checked, non-overlapping hits in text order."""
         if not text:
             return []
-        lowered = _lower_same_length(text)
-        length = len(text)
+        padded = " " + _normalize(text) + " "
         candidates: list[tuple[int, int, tuple[Entry, ...]]] = []
-        for end_index, (size, pairs) in self._automaton.iter(lowered):
-            start = end_index - size + 1
-            end = end_index + 1
-            if start > 0 and text[start - 1].isalnum():
-                continue
-            if end < length and text[end].isalnum() and text[end - 1].isalnum():
-                continue
+        # In `padded`, a key " word " ends at index e (its trailing space): the word is
+        # text[e - size : e - 1], where size is the key length without one space.
+        for end_index, (size, pairs) in self._automaton.iter(padded):
+            start = end_index - size
+            end = end_index - 1
             original = text[start:end]
             entries = tuple(entry for form, entry in pairs if _case_ok(entry.case, form, original))
             if entries:
