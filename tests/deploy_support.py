@@ -113,17 +113,15 @@ def alert_rules() -> list[dict[str, Any]]:
     return [rule for group in load_yaml(ALERT_RULES)["groups"] for rule in group["rules"]]
 
 
-def metric_names(expr: str) -> set[str]:
-    """Metric names selected anywhere in a PromQL expression (parsed, not pattern-matched)."""
-    names: set[str] = set()
+def selectors(expr: str) -> list[tuple[str, set[str]]]:
+    """(metric name, label names matched on) of every selector in a PromQL expression (parsed)."""
+    found: list[tuple[str, set[str]]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            if node.name:
-                names.add(node.name)
-            for matcher in node.matchers.matchers:
-                if matcher.name == "__name__":
-                    names.add(matcher.value)
+            matchers = node.matchers.matchers
+            name = node.name or next((m.value for m in matchers if m.name == "__name__"), "")
+            found.append((name, {m.name for m in matchers if m.name != "__name__"}))
             return
         for attribute in ("lhs", "rhs", "expr", "param", "vector_selector"):
             child = getattr(node, attribute, None)
@@ -133,12 +131,28 @@ def metric_names(expr: str) -> set[str]:
             walk(child)
 
     walk(promql_parser.parse(expr))
-    return names
+    return found
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names selected anywhere in a PromQL expression."""
+    return {name for name, _ in selectors(expr) if name}
 
 
 def exported_series_names() -> set[str]:
     """Every series name the service's `Metrics` can expose, with the type's suffixes."""
-    names: set[str] = set()
-    for family in Metrics(CollectorRegistry()).registry.collect():
-        names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
-    return names
+    return set(exported_series_labels())
+
+
+def exported_series_labels() -> dict[str, set[str]]:
+    """Series name -> the label names the service sets on it (`le` on histogram buckets)."""
+    series: dict[str, set[str]] = {}
+    for metric in vars(Metrics(CollectorRegistry())).values():
+        kind = getattr(metric, "_type", None)
+        if kind not in _SUFFIXES:
+            continue
+        base = metric._name.removesuffix("_total") if kind == "counter" else metric._name
+        for suffix in _SUFFIXES[kind]:
+            labels = set(metric._labelnames) | ({"le"} if suffix == "_bucket" else set())
+            series[base + suffix] = labels
+    return series

@@ -39,12 +39,14 @@ from tests.deploy_support import (
     all_values,
     dashboard_queries,
     dashboard_variables,
+    exported_series_labels,
     exported_series_names,
     load_dashboard,
     load_yaml,
     metric_names,
     panels,
     require_binary,
+    selectors,
     substitute,
 )
 
@@ -202,6 +204,23 @@ def test_every_metric_in_dashboard_and_alerts_is_exported_by_the_service() -> No
     unknown = used - exported_series_names() - recorded - PROMETHEUS_BUILTINS
     assert not unknown, f"not exported by service.observability.Metrics: {sorted(unknown)}"
     assert len(used & exported_series_names()) >= 15
+
+
+def test_every_label_matched_in_dashboard_and_alerts_is_set_on_that_metric() -> None:
+    """Label matchers name labels the service sets on that metric, or the scrape's own target labels."""
+    target_labels = {"job", "instance", "component"}
+    dashboard = load_dashboard()
+    values = all_values(dashboard)
+    exprs = [substitute(query.expr, values) for query in dashboard_queries(dashboard)]
+    exprs += [rule["expr"] for rule in alert_rules()]
+    labels = exported_series_labels()
+    wrong = [
+        f"{name}{{{', '.join(sorted(matched - labels[name] - target_labels))}}} in {expr}"
+        for expr in exprs
+        for name, matched in selectors(expr)
+        if name in labels and matched - labels[name] - target_labels
+    ]
+    assert not wrong, wrong
 
 
 def test_metric_name_check_catches_a_misspelt_name() -> None:
