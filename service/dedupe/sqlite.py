@@ -96,6 +96,9 @@ class SqliteStore:
         conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "PRAGMA cache_size=-65536"
+        )  # 64 MiB: keeps the hot B-tree pages of a large state in memory
         conn.executescript(_SCHEMA)
         wanted = _fingerprint(settings)
         row = conn.execute("SELECT value FROM meta WHERE key = 'signature'").fetchone()

@@ -56,6 +56,11 @@ def _distinct_text(seed: int) -> str:
     return " ".join(rng.choice(vocabulary) for _ in range(80))
 
 
+def _filler(n: int) -> str:
+    """A short text sharing no word with any other filler."""
+    return " ".join(f"f{n}x{i}" for i in range(12))
+
+
 def aliyev(**kw: object) -> CanonicalArticle:
     fields: dict[str, object] = {"headline": XI_ALIYEV_HEADLINE, "body": XI_ALIYEV, **kw}
     return make_article(**fields)  # type: ignore[arg-type]
@@ -228,7 +233,7 @@ async def test_old_stories_leave_the_window_and_the_size_is_bounded(settings: De
             await dedupe.decide(
                 make_article(
                     item_id=f"f-{n}",
-                    body=f"filler story {n} words",
+                    body=_filler(n),
                     versioncreated=later + timedelta(minutes=n),
                 )
             )

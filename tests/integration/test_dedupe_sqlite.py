@@ -28,7 +28,7 @@ def _settings(tmp_path: Path, **kw: object) -> DedupeSettings:
         "sqlite_path": tmp_path / "dedupe.sqlite3",
         **kw,
     }
-    return DedupeSettings(**fields)  # type: ignore[arg-type]
+    return DedupeSettings.model_validate(fields)
 
 
 async def test_restart_keeps_stories_items_and_recorded_decisions(tmp_path: Path) -> None:

@@ -38,6 +38,11 @@ async def dedupe(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await deduplicator.close()
 
 
+def _filler(n: int) -> str:
+    """A short text sharing no word with any other filler."""
+    return " ".join(f"f{n}x{i}" for i in range(12))
+
+
 def aliyev(**kw: object) -> CanonicalArticle:
     fields: dict[str, object] = {"headline": XI_ALIYEV_HEADLINE, "body": XI_ALIYEV, **kw}
     return make_article(**fields)  # type: ignore[arg-type]
@@ -197,9 +202,7 @@ async def test_stories_older_than_the_window_are_evicted(tmp_path: Path) -> None
         await dedupe.decide(aliyev())
         later = BASE_TIME + timedelta(days=3)
         for n in range(1100):  # enough commits to trigger the periodic eviction
-            await dedupe.decide(
-                make_article(item_id=f"filler-{n}", body=f"filler story number {n}", versioncreated=later)
-            )
+            await dedupe.decide(make_article(item_id=f"filler-{n}", body=_filler(n), versioncreated=later))
         assert dedupe.state_size() == 1100
         reprint = make_article(
             source="wire-b",
@@ -221,9 +224,7 @@ async def test_state_is_bounded_by_max_stories(tmp_path: Path) -> None:
         dedupe = Deduplicator(store, DedupeSettings(max_stories=5))
         for n in range(12):
             vc = BASE_TIME + timedelta(minutes=n)
-            await dedupe.decide(
-                make_article(item_id=f"i-{n}", body=f"story {n} about things", versioncreated=vc)
-            )
+            await dedupe.decide(make_article(item_id=f"i-{n}", body=_filler(n), versioncreated=vc))
             assert dedupe.state_size() <= 5
         assert dedupe.state_size() == 5
         await dedupe.close()
