@@ -154,9 +154,8 @@ def count_letters(letters: list[Letter], selection: LetterFilter, unreadable: in
 
 async def find_letter(settings: Settings, offset: int, partition: int | None) -> Letter:
     """The letter at one DLQ offset; without a partition the offset must exist in exactly one."""
-    async with RangeReader(settings) as reader:
-        partitions = [partition] if partition is not None else await reader.partitions(settings.topics.dlq)
-    spec = RangeSpec(partitions=tuple(partitions), from_offset=offset, to_offset=offset)
+    partitions = (partition,) if partition is not None else None
+    spec = RangeSpec(partitions=partitions, from_offset=offset, to_offset=offset)
     letters, unreadable = await read_letters(settings, spec)
     if unreadable and not letters:
         raise RangeError(f"the record at offset {offset} is not a dead letter")

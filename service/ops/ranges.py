@@ -13,6 +13,7 @@ a partition at the first record created later or when a fetch finds nothing.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -56,16 +57,33 @@ class RangeSpec:
 
 @dataclass(frozen=True, slots=True)
 class PartitionRange:
-    """Offsets [start, end) of one partition; `exact_end` is False when `end` is the captured end."""
+    """Offsets [start, end) of one partition, `end` being the end captured at planning.
+
+    `limit` is the exclusive end that was asked for (by offset or time), if
+    any. Records between `end` and `limit` are read only if they were created
+    before planning (brokers that under-report the end).
+    """
 
     partition: int
     start: int
     end: int
-    exact_end: bool = False
+    limit: int | None = None
 
     @property
     def size(self) -> int:
+        """Records expected (what the progress bar counts)."""
         return max(0, self.end - self.start)
+
+    @property
+    def readable(self) -> bool:
+        # Seeking past the captured end would be out of range on a correct broker.
+        return self.start <= self.end and (self.limit is None or self.start < self.limit)
+
+    def admits(self, offset: int, timestamp: int, captured_ms: int) -> bool:
+        """Whether a record at this offset belongs to the range (offsets past it end the partition)."""
+        if self.limit is not None and offset >= self.limit:
+            return False
+        return offset < self.end or 0 <= timestamp < captured_ms
 
 
 def plan_partition(
@@ -79,20 +97,20 @@ def plan_partition(
 ) -> PartitionRange:
     """The offsets to read in one partition, from its current bounds and the looked-up times.
 
-    `time_start` / `time_end` are what `offsets_for_times` answered for the
-    spec's times (None: no record at or after that time).
+    `time_start` / `time_end` are the first offsets at or after the spec's
+    times (None: no record at or after that time).
     """
-    start, stop, exact = beginning, end, False
+    start, limit = beginning, None
     if spec.from_offset is not None:
         start = max(start, spec.from_offset)
-    if spec.to_offset is not None and spec.to_offset + 1 <= stop:
-        stop, exact = spec.to_offset + 1, True
+    if spec.to_offset is not None:
+        limit = spec.to_offset + 1
     if spec.from_time is not None:
         # No record at or after from_time: nothing to read in this partition.
         start = max(start, time_start if time_start is not None else end)
-    if spec.to_time is not None and time_end is not None and time_end <= stop:
-        stop, exact = time_end, True
-    return PartitionRange(partition, start, max(start, stop), exact)
+    if spec.to_time is not None and time_end is not None:
+        limit = time_end if limit is None else min(limit, time_end)
+    return PartitionRange(partition, start, end if limit is None else min(end, limit), limit)
 
 
 def _millis(moment: datetime) -> int:
@@ -124,6 +142,9 @@ class RangeReader:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        # aiokafka's group-less coordinator starts a task in start(); stopping before
+        # that task ever ran makes stop() raise CancelledError, so let it run once.
+        await asyncio.sleep(0)
         await self._consumer.stop()
 
     @property
@@ -177,12 +198,12 @@ class RangeReader:
     ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
         """Batches of records in the planned ranges, in offset order per partition."""
         captured_ms = self._captured_ms if self._captured_ms is not None else int(time.time() * 1000)
-        pending = {TopicPartition(topic, r.partition): r for r in ranges if r.size > 0}
+        pending = {TopicPartition(topic, r.partition): r for r in ranges if r.readable}
         consumer = self._consumer
         consumer.assign(list(pending))
         for tp, planned in pending.items():
             consumer.seek(tp, planned.start)
-        # Partitions at their planned end that may still hold records the broker did not count.
+        # Partitions at their captured end that may still hold records the broker did not count.
         probing: set[TopicPartition] = set()
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=_POLL_TIMEOUT_MS, max_records=batch_records)
@@ -195,19 +216,18 @@ class RangeReader:
                     done.append(tp)
                     continue
                 for record in records:
-                    inside = record.offset < planned.end or (
-                        not planned.exact_end and 0 <= record.timestamp < captured_ms
-                    )
-                    if not inside:
+                    if record.offset < planned.start:
+                        continue
+                    if not planned.admits(record.offset, record.timestamp, captured_ms):
                         done.append(tp)
                         break
                     taken.append(record)
                 else:
-                    if await consumer.position(tp) >= planned.end:
-                        if planned.exact_end:
-                            done.append(tp)
-                        else:
-                            probing.add(tp)
+                    position = await consumer.position(tp)
+                    if planned.limit is not None and position >= planned.limit:
+                        done.append(tp)
+                    elif position >= planned.end:
+                        probing.add(tp)
             for tp in done:
                 consumer.pause(tp)
                 pending.pop(tp, None)
