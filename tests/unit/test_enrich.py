@@ -127,6 +127,7 @@ def test_dateline_qualifier_wins_over_a_same_named_capital(enricher: Enricher) -
         ("Papua New Guinea signed.", ["PG"]),
         ("Guinea signed.", ["GN"]),
         ("Officials in Niamey said.", ["NE"]),
+        ("Officials in Samarkand said.", ["UZ"]),
         ("The U.S. and Britain agreed.", ["GB", "US"]),
         ("Let us talk turkey in Ivory Coast.", ["CI"]),
         ("Talks in Côte d'Ivoire and Cote d'Ivoire.", ["CI"]),
