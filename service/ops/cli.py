@@ -271,7 +271,11 @@ def add_ops_commands(commands: Any) -> None:
         "reset", help="move a stopped group's offsets (refused while it has members)"
     )
     reset.add_argument("--group", required=True)
-    reset.add_argument("--topic", action="append", help="default: every topic the group has offsets for")
+    reset.add_argument(
+        "--topic",
+        action="append",
+        help="default: the input topic of the stage using the group (raw; canonical for *.enrich)",
+    )
     target = reset.add_mutually_exclusive_group(required=True)
     target.add_argument("--to-timestamp", default=None, help="first offset at or after this time (ISO 8601)")
     target.add_argument("--to-earliest", action="store_true")
