@@ -24,6 +24,7 @@ partitions are revoked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # Wait for the batch in progress: its offsets are committed before we let go.
         async with self.service.batch_lock:
             self.service.metrics.rebalances.labels("revoked").inc()
+            self.service.forget_partitions(list(revoked))
             log.info("partitions_revoked", partitions=[f"{tp.topic}-{tp.partition}" for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -112,6 +114,9 @@ class Service:
         )
         self.transactional = settings.pipeline.delivery == DeliveryMode.EXACTLY_ONCE
         self._assigned: list[TopicPartition] = []
+        self._positions: dict[TopicPartition, int] = {}
+        self._last_timestamps: dict[TopicPartition, float] = {}
+        self._lag_refreshed_at = 0.0
         self._end_offsets: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -190,6 +195,8 @@ class Service:
                 async with self.batch_lock:
                     await self._process_batch(consumer, producer, batch, summary, stop)
                 last_record_at = time.monotonic()
+            elif time.monotonic() - self._lag_refreshed_at >= self.settings.observability.lag_refresh_seconds:
+                self._refresh_lag(consumer)
             if limits.max_records is not None and summary.records >= limits.max_records:
                 break
             if (
@@ -334,17 +341,41 @@ class Service:
     def _update_lag(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
-        now = time.time()
         for tp, partition_records in batch.items():
-            highwater = consumer.highwater(tp)
-            labels = (tp.topic, str(tp.partition))
-            if highwater is not None:
-                self.metrics.consumer_lag.labels(*labels).set(
-                    max(0, highwater - partition_records[-1].offset - 1)
-                )
             last = partition_records[-1]
+            self._positions[tp] = last.offset + 1
             if last.timestamp >= 0:
-                self.metrics.consumer_lag_seconds.labels(*labels).set(max(0.0, now - last.timestamp / 1000))
+                self._last_timestamps[tp] = last.timestamp / 1000
+        self._refresh_lag(consumer)
+
+    def _refresh_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Lag per assigned partition, also while no batch arrives (so a stalled consumer shows).
+
+        Records: high watermark minus our position. Seconds: 0 when caught up, else the age
+        of the last record processed, which keeps growing while the partition is stuck.
+        """
+        self._lag_refreshed_at = time.monotonic()
+        now = time.time()
+        for tp in self._assigned:
+            highwater = consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if highwater is None or position is None:
+                continue
+            labels = (tp.topic, str(tp.partition))
+            behind = max(0, highwater - position)
+            self.metrics.consumer_lag.labels(*labels).set(behind)
+            last_timestamp = self._last_timestamps.get(tp)
+            seconds = max(0.0, now - last_timestamp) if behind and last_timestamp is not None else 0.0
+            self.metrics.consumer_lag_seconds.labels(*labels).set(seconds)
+
+    def forget_partitions(self, revoked: list[TopicPartition]) -> None:
+        """Drop per-partition state and gauges, so a former owner reports no stale lag."""
+        for tp in revoked:
+            self._positions.pop(tp, None)
+            self._last_timestamps.pop(tp, None)
+            for gauge in (self.metrics.consumer_lag, self.metrics.consumer_lag_seconds):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(tp.topic, str(tp.partition))
 
     async def _close(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         # Every batch commits before the loop goes on, so nothing is left to commit here;
