@@ -195,7 +195,8 @@ class CountryMention(_Model):
     name: str
     mentions: int
     first_offset: int = Field(
-        description="Character offset of the first mention in headline + '\\n\\n' + body."
+        description="Character offset of the first mention in headline + '\\n\\n' + body_text; "
+        "-1 when the country is known only from the dateline field."
     )
     in_headline: bool
     in_dateline: bool
