@@ -127,7 +127,7 @@ def output_settings(settings: Settings, options: ReplayOptions) -> Settings:
     topics = (
         settings.topics.with_prefix(options.sandbox_prefix) if options.sandbox_prefix else settings.topics
     )
-    if options.source is InputKind.CANONICAL:
+    if options.source == InputKind.CANONICAL:
         stage = Stage.ENRICH
     else:
         stage = Stage.ALL if settings.pipeline.stage is Stage.ENRICH else settings.pipeline.stage
@@ -142,7 +142,7 @@ async def _pipeline(
 ) -> AsyncIterator[tuple[Pipeline, PriorAwareDeduplicator | None]]:
     metrics = Metrics(CollectorRegistry())
     enricher = load_enricher(settings.enrich) if settings.pipeline.stage is not Stage.INGEST else None
-    if options.source is InputKind.CANONICAL:
+    if options.source == InputKind.CANONICAL:
         yield Pipeline(settings, NoDeduplicator(), enricher, metrics), None
         return
     store: DedupeStore
@@ -180,7 +180,7 @@ async def _known(
     # Outputs are produced after their input was created, so the input range's
     # start time bounds where they can be on the output topics.
     bound = RangeSpec(from_time=options.spec.from_time)
-    if options.source is InputKind.RAW:
+    if options.source == InputKind.RAW:
         letters = set()
         async for value in scan_values(settings, out.topics.dlq, bound):
             key = letter_key(value)
@@ -188,7 +188,7 @@ async def _known(
                 letters.add(key)
         return Known(letters=frozenset(letters))
     versions = enriched_versions([value async for value in scan_values(settings, out.topics.enriched, bound)])
-    if options.mode is Mode.REENRICH:
+    if options.mode == Mode.REENRICH:
         return Known(event_ids=frozenset(e for e, seen in versions.items() if registry in seen))
     return Known(event_ids=frozenset(versions))
 
@@ -205,8 +205,8 @@ async def run_replay(settings: Settings, options: ReplayOptions) -> ReplaySummar
     if options.fresh_state and not options.sandbox_prefix:
         raise RangeError("--fresh-state republishes everything; use it with --sandbox-prefix")
     out = output_settings(settings, options)
-    input_topic = settings.topics.raw if options.source is InputKind.RAW else settings.topics.canonical
-    marking = options.mode is Mode.REPLAY
+    input_topic = settings.topics.raw if options.source == InputKind.RAW else settings.topics.canonical
+    marking = options.mode == Mode.REPLAY
     async with RangeReader(settings) as reader, _pipeline(out, options) as (pipeline, prior):
         ranges = await reader.plan(input_topic, options.spec)
         registry = pipeline.enricher.registry_version if pipeline.enricher is not None else None
@@ -261,7 +261,7 @@ async def _process(
     pipeline: Pipeline, record: ConsumerRecord[bytes, bytes], options: ReplayOptions, marking: bool
 ) -> RecordResult:
     value = record.value or b""
-    if options.source is InputKind.CANONICAL:
+    if options.source == InputKind.CANONICAL:
         return pipeline.process_canonical(value, record_meta(record))
     meta = _with_replay_header(record) if marking else record_meta(record)
     return await pipeline.process_raw(value, meta)
