@@ -1,0 +1,119 @@
+"""The printed tables: medians with their spread, and ratios to the limit they are judged against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tools.bench.stats import Summary, ratio
+
+TARGET_CORE_ITEMS_PER_S = 5000
+TARGET_PIPELINE_SHARE = 0.5
+TARGET_P99_MS = 100.0
+TARGET_DEDUPE_BYTES = 1024
+
+
+def _title(text: str) -> None:
+    print(f"\n== {text}")
+
+
+def _row(name: str, summary: Summary, unit: str, extra: str = "") -> None:
+    print(
+        f"  {name:<26} {summary.median:>10.0f} {unit:<10} ±{summary.spread_pct:>4.1f}%"
+        f"  n={len(summary.runs)}  {extra}"
+    )
+
+
+def stages(results: dict[str, Any]) -> None:
+    _title(f"stages in process, one core (text: {results.get('text')}; median, ± half the min..max range)")
+    for stage in results["stages"]:
+        _row(stage["name"], stage["items_per_s"], "items/s", f"({stage['items']} items per run)")
+
+
+def kafka(results: dict[str, Any]) -> None:
+    runs = results["kafka"]
+    limit = runs["passthrough"]["records_per_s"].median
+    _title("Tansu broker, saturation (records committed per second after warm-up)")
+    _row("limit: raw passthrough", runs["passthrough"]["records_per_s"], "records/s", "= 1.00")
+    pipeline = runs["service"]["records_per_s"]
+    _row("pipeline (service)", pipeline, "records/s", f"= {ratio(pipeline.median, limit):.3f} of the limit")
+    print(
+        f"  peak RSS: pipeline {runs['service']['peak_rss_mib'].median:.0f} MiB, "
+        f"limit {runs['passthrough']['peak_rss_mib'].median:.0f} MiB"
+    )
+    _title("end-to-end latency: record timestamp -> outputs acknowledged and offsets committed")
+    for label, run in results["latency"].items():
+        lat = run["latency"]
+        print(
+            f"  {label:<20} offered {run['offered_rate']:>7.0f}/s"
+            f"  committed {run['committed_rate']:>7.0f}/s  "
+            f"p50 {lat['p50_ms']:>7.1f} ms  p99 {lat['p99_ms']:>7.1f} ms  max {lat['max_ms']:>7.1f} ms  "
+            f"(n={lat['samples']:.0f})"
+        )
+
+
+def scale(results: dict[str, Any]) -> None:
+    runs = results["scale"]
+    _title(f"scale: instances in one consumer group (dedupe: {runs['dedupe_backend']})")
+    one = runs["1"]["records_per_s_total"].median
+    for count in ("1", "2"):
+        total = runs[count]["records_per_s_total"]
+        each = runs[count]["records_per_s_each"]
+        print(
+            f"  {count} instance(s): total {total.median:>7.0f} records/s (x{ratio(total.median, one):.2f}), "
+            f"each {', '.join(f'{r:.0f}' for r in each.runs)} records/s"
+        )
+
+
+def eos(results: dict[str, Any]) -> None:
+    runs = results["eos"]
+    alo, eos_run = runs.values()
+    _title("delivery on librdkafka's mock cluster (compare the two modes with each other only)")
+    _row("at-least-once", alo["records_per_s"], "records/s", "= 1.00")
+    _row(
+        "exactly-once",
+        eos_run["records_per_s"],
+        "records/s",
+        f"= {ratio(eos_run['records_per_s'].median, alo['records_per_s'].median):.3f} of at-least-once",
+    )
+
+
+def state(results: dict[str, Any]) -> None:
+    _title("dedupe state (tools/bench_dedupe.py): bytes per story and rates")
+    for row in results["state"]:
+        disk = row.get("disk_bytes_per_story")
+        print(
+            f"  {row['backend']:<7} {row['stories']:>9} stories"
+            f"  RAM {row['ram_bytes_per_story']:>6.0f} B/story"
+            + (f"  disk {disk:>5.0f} B/story" if disk is not None else "")
+            + f"  decide {row['decides_per_s']:>6.0f}/s  band lookups {row['band_lookups_per_s']:>7.0f}/s"
+        )
+
+
+def targets(results: dict[str, Any]) -> None:
+    lines = []
+    for stage in results.get("stages", []):
+        if stage["name"] == "core pipeline":
+            value = stage["items_per_s"].median
+            lines.append(
+                ("core pipeline >= 5,000 items/s/core", f"{value:.0f}", value >= TARGET_CORE_ITEMS_PER_S)
+            )
+    if "kafka" in results:
+        share = ratio(
+            results["kafka"]["service"]["records_per_s"].median,
+            results["kafka"]["passthrough"]["records_per_s"].median,
+        )
+        lines.append(
+            ("pipeline >= 50% of raw passthrough", f"{100 * share:.1f}%", share >= TARGET_PIPELINE_SHARE)
+        )
+        p99 = results["latency"]["pipeline@half"]["latency"]["p99_ms"]
+        lines.append(("p99 < 100 ms at half saturation", f"{p99:.0f} ms", p99 < TARGET_P99_MS))
+    for row in results.get("state", []):
+        if row["backend"] == "memory":
+            value = row["ram_bytes_per_story"]
+            lines.append(
+                (f"dedupe <= 1 KB/story ({row['stories']})", f"{value:.0f} B", value <= TARGET_DEDUPE_BYTES)
+            )
+    if lines:
+        _title("targets")
+        for name, value, met in lines:
+            print(f"  {name:<40} {value:>10}  {'met' if met else 'NOT met'}")
