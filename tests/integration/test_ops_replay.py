@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from service.app import run_service
+from service.cli import main
 from service.harness import MockCluster
 from service.observability import Metrics
 from service.ops.ranges import RangeReader, RangeSpec
@@ -262,3 +263,42 @@ async def test_time_range_on_a_broker_without_timestamp_lookup(
         ranges = await reader.plan(settings.topics.raw, spec)
         offsets = [r.offset async for batch in reader.read(settings.topics.raw, ranges) for r in batch]
     assert offsets == list(range(7, 13))
+
+
+def test_replay_and_reenrich_through_the_cli(
+    kafka: Broker, unique: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`wire-ingest replay` and `reenrich` read the settings file, take ranges and print JSON summaries."""
+    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path)
+
+    async def setup() -> None:
+        await create(settings)
+        await produce(settings, [item(i, "cli") for i in range(4)], partition=1)
+
+    asyncio.run(setup())
+    topics = settings.topics
+    config = tmp_path / "wire-ingest.toml"
+    config.write_text(
+        f'[kafka]\nbootstrap_servers = "{kafka.bootstrap_servers}"\n'
+        f'[topics]\nraw = "{topics.raw}"\ncanonical = "{topics.canonical}"\nenriched = "{topics.enriched}"\n'
+        f'duplicates = "{topics.duplicates}"\ndlq = "{topics.dlq}"\n'
+        f'[dedupe]\nsqlite_path = "{settings.dedupe.sqlite_path}"\n',
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    base = ["--config", str(config)]
+    range_args = ["--partition", "1", "--from-offset", "1", "--to-offset", "2", "--json"]
+    assert main([*base, "replay", *range_args, "--dry-run"]) == 0
+    dry = orjson.loads(capsys.readouterr().out)
+    assert (dry["records"], dry["dry_run"], dry["published"]) == (
+        2,
+        True,
+        {topics.canonical: 2, topics.enriched: 2},
+    )
+    assert main([*base, "replay", *range_args]) == 0
+    assert orjson.loads(capsys.readouterr().out)["published"] == {topics.canonical: 2, topics.enriched: 2}
+    assert main([*base, "reenrich", "--json"]) == 0
+    reenriched = orjson.loads(capsys.readouterr().out)
+    assert (reenriched["records"], reenriched["published"]) == (2, {})  # already enriched with this registry
+    assert main([*base, "replay", "--from-time", "last tuesday"]) == 1
+    assert "not an ISO 8601 timestamp" in capsys.readouterr().err
