@@ -10,6 +10,7 @@ Prints a table and writes everything as JSON under results/ (not committed).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import subprocess
@@ -156,7 +157,18 @@ def main(argv: list[str] | None = None) -> int:
         "--shared", type=Path, default=default_shared_dir(), help="where eval/reuters21578 lives"
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "results", help="folder for the JSON results")
+    parser.add_argument(
+        "--profile", choices=("core", "service"), help="profile instead of measuring (pyinstrument)"
+    )
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # sections print as they finish, also into a file
+    if args.profile:
+        from tools.bench.profile import profile  # noqa: PLC0415
+
+        plan = QUICK if args.quick else FULL
+        profile(args.profile, plan.stage_records, plan.stage_warmup, args.shared, args.out)
+        return 0
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
