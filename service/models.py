@@ -122,7 +122,7 @@ class Lineage(_Model):
     item_index: int = 0
     parser_version: str
     raw_sha256: str
-    replay: bool = False  # published by `wire-ingest replay --force`
+    replay: bool = False  # published by `wire-ingest replay`
     redriven: bool = False  # the raw record was redriven from the dead-letter topic
 
 
