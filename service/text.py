@@ -28,7 +28,6 @@ _FTFY_CONFIG = ftfy.TextFixerConfig(
 _INVISIBLE = re.compile(
     "[\u00ad\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]"
 )
-_SPACES = re.compile(r"[ \t\f\v\r\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 
@@ -57,8 +56,9 @@ def clean_line(text: str) -> str:
     text = unescape(text)
     text = fix_encoding(text)
     text = _INVISIBLE.sub("", text)
-    text = _SPACES.sub(" ", text.replace("\n", " "))
-    return text.strip()
+    # str.split() splits on exactly the whitespace left once _INVISIBLE has run (tab, newline,
+    # no-break and typographic spaces); a regex sub would replace every single space instead.
+    return " ".join(text.split())
 
 
 def clean_optional(text: str | None) -> str | None:
