@@ -68,6 +68,9 @@ class KafkaSettings(_Section):
     max_poll_interval_ms: int = 300_000
     fetch_max_bytes: int = 16 * 1024 * 1024
     max_partition_fetch_bytes: int = 2 * 1024 * 1024
+    # How long the broker may hold a fetch waiting for data. aiokafka's 500 ms default
+    # sets the latency floor on brokers that answer only when it runs out (Tansu does).
+    fetch_max_wait_ms: int = 50
     request_timeout_ms: int = 40_000
 
     def ssl_context(self) -> ssl.SSLContext | None:

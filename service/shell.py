@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import StoreUnavailableError
@@ -136,6 +136,7 @@ class Service:
             max_poll_interval_ms=kafka.max_poll_interval_ms,
             fetch_max_bytes=kafka.fetch_max_bytes,
             max_partition_fetch_bytes=kafka.max_partition_fetch_bytes,
+            fetch_max_wait_ms=kafka.fetch_max_wait_ms,
         )
 
     def _make_producer(self) -> AIOKafkaProducer:
@@ -247,6 +248,17 @@ class Service:
                 try:
                     await self._deliver(consumer, producer, results, offsets)
                     break
+                except CommitFailedError as error:
+                    # The group moved on without us (membership expired, e.g. during a broker
+                    # outage longer than the session timeout): these offsets can never be
+                    # committed, and retrying while holding batch_lock blocks the rejoin
+                    # (on_partitions_revoked waits for the lock), re-producing the batch
+                    # forever. Give the batch up: it is redelivered from the committed offsets
+                    # to whoever owns the partitions after the rejoin, with the same event IDs.
+                    summary.retries += 1
+                    log.warning("commit_failed_batch_abandoned", error=repr(error))
+                    await self._rewind(consumer, batch)
+                    return
                 except KafkaError as error:
                     summary.retries += 1
                     log.warning("delivery_failed_retrying", error=repr(error))
