@@ -1,0 +1,61 @@
+"""The metrics/health endpoint: /metrics, /healthz and /readyz answer from the service's state."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from service.observability import Health, HttpEndpoint, Metrics
+
+
+@pytest.fixture
+def endpoint() -> Iterator[tuple[HttpEndpoint, Health, Metrics]]:
+    metrics = Metrics(CollectorRegistry())
+    health = Health()
+    server = HttpEndpoint("127.0.0.1", 0, metrics, health)
+    server.start()
+    yield server, health, metrics
+    server.stop()
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_health_follows_the_loop_heartbeat(endpoint: tuple[HttpEndpoint, Health, Metrics]) -> None:
+    """/healthz is 503 until the consume loop beats, 200 after, and 503 again once the beat is stale."""
+    server, health, _ = endpoint
+    assert _get(server.port, "/healthz")[0] == 503
+    health.heartbeat()
+    assert _get(server.port, "/healthz") == (200, "ok\n")
+    health.last_loop_heartbeat -= health.stale_after_seconds + 1
+    assert _get(server.port, "/healthz")[0] == 503
+
+
+def test_ready_needs_a_connection_and_partitions(endpoint: tuple[HttpEndpoint, Health, Metrics]) -> None:
+    """/readyz is 200 only when connected with at least one partition assigned."""
+    server, health, _ = endpoint
+    health.heartbeat()
+    assert _get(server.port, "/readyz")[0] == 503
+    health.connected = True
+    assert _get(server.port, "/readyz")[0] == 503
+    health.assigned_partitions = 2
+    assert _get(server.port, "/readyz")[0] == 200
+
+
+def test_metrics_are_exposed_in_prometheus_format(endpoint: tuple[HttpEndpoint, Health, Metrics]) -> None:
+    """/metrics serves the service's registry, counters with _total and the build info."""
+    server, _, metrics = endpoint
+    metrics.outcomes.labels("dead_letter", "malformed_xml").inc()
+    status, body = _get(server.port, "/metrics")
+    assert status == 200
+    assert 'wire_ingest_outcomes_total{kind="dead_letter",reason="malformed_xml"} 1.0' in body
+    assert "wire_ingest_build_info{" in body
