@@ -166,7 +166,8 @@ def summarize(items: list[Evidence], headline_end: int) -> list[CountryMention]:
         else:
             role = CountryRole.MENTIONED
         out.append(
-            CountryMention.model_construct(
+            # Validated: pydantic-core checks these few fields faster than model_construct copies them.
+            CountryMention(
                 alpha2=alpha2,
                 alpha3=code.alpha3,
                 numeric=code.numeric,

@@ -48,8 +48,9 @@ class Enricher:
         when = (article.versioncreated or article.firstcreated).date()
         analysis = self.analyze(article.headline, article.body_text, when, article.dateline, article.located)
         # Fields of a validated article are valid as they are: skip re-validation (hot path).
+        # `__dict__` holds exactly the fields (extra="forbid"); `dict(article)` costs ~7 us more.
         return EnrichedArticle.model_construct(
-            **dict(article),
+            **article.__dict__,
             countries=analysis.countries,
             leaders=analysis.leaders,
             registry_version=self.registry_version,

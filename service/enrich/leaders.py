@@ -205,7 +205,7 @@ class LeaderResolver:
                 entry.first_offset = min(entry.first_offset, hits[index].start)
                 consumed.add(index)
         mentions = [
-            LeaderMention.model_construct(
+            LeaderMention(  # validated: faster than model_construct for a few fields
                 wikidata_id=f.person.wikidata_id,
                 name=f.person.name,
                 country=f.term.country,

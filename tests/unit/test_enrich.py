@@ -82,6 +82,38 @@ def test_enriched_article_round_trips_through_json(enricher: Enricher) -> None:
     assert again == enriched
 
 
+ROUND_TRIP_SAMPLES = [
+    (SEED_HEADLINE, SEED_BODY, datetime(2022, 9, 15, tzinfo=UTC), None),
+    (
+        "Soviet, East German trade talks",
+        "Officials in Moscow and Leipzig said President Reagan and Chancellor Kohl would comment. "
+        "Georgia's governor spoke in Atlanta; Congo exports rose.",
+        datetime(1987, 3, 1, tzinfo=UTC),
+        Dateline(text="OAK BROOK, Ill.", city="OAK BROOK"),
+    ),
+    (
+        "Former President Ronald Reagan spoke",
+        "Ronald Reagan spoke in Côte d'Ivoire. The French president met Germany's chancellor.",
+        datetime(1995, 1, 1, tzinfo=UTC),
+        Dateline(text="SAN JOSE, Calif."),
+    ),
+    ("Quiet day", "Nothing of note happened.", datetime(2020, 1, 1, tzinfo=UTC), None),
+]
+
+
+@pytest.mark.parametrize(("headline", "body", "when", "dateline"), ROUND_TRIP_SAMPLES)
+def test_enriched_article_validates_from_its_dump(
+    enricher: Enricher, headline: str, body: str, when: datetime, dateline: Dateline | None
+) -> None:
+    """Fields built without validation hold valid values of the exact types validation gives."""
+    enriched = enricher.enrich(_article(headline, body, when, dateline))
+    again = EnrichedArticle.model_validate(enriched.model_dump())
+    assert again == enriched
+    # repr tells a str from a StrEnum member, a list from a tuple and 1 from 1.0, which == does not.
+    built = ("countries", "leaders", "registry_version", "enricher_version")
+    assert [repr(getattr(again, f)) for f in built] == [repr(getattr(enriched, f)) for f in built]
+
+
 def test_enrich_is_deterministic(enricher: Enricher) -> None:
     """Same input, same output."""
     article = _article(SEED_HEADLINE, SEED_BODY, datetime(2022, 9, 15, tzinfo=UTC))
