@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import pycountry
 
@@ -81,6 +82,7 @@ KNOWN_REGISTRY_CODES = frozenset((*CODES, "XK"))
 _LAST_SUCCESSION = max(since for since, _ in SUCCESSION.values())
 
 
+@lru_cache(maxsize=4096)  # ~13 calls an article, few distinct (code, day) pairs
 def at_date(alpha2: str, when: date) -> str:
     """The code of the entity that held this territory at `when` (SUCCESSION policy)."""
     if when >= _LAST_SUCCESSION:

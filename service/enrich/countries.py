@@ -52,7 +52,7 @@ class _Tally:
     in_dateline: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # read-only by convention: a frozen __init__ costs 3x, ~13 per article
 class Evidence:
     """One piece of evidence: a country (alpha-2 as of the article date) at an offset."""
 
@@ -71,25 +71,33 @@ def evidence(
     `dateline` is the span of the hits' text that is a dateline; `offset_base` -1 means the
     hits are from a separate dateline field, so they have no offset in headline + body.
     """
-    indexes = [i for i in range(len(all_hits)) if i not in skip]
-    hits = [all_hits[i] for i in indexes]
+    hits = [hit for index, hit in enumerate(all_hits) if index not in skip] if skip else all_hits
     found: list[Evidence] = []
     pending: list[tuple[str, Hit]] = []
-    for index, hit in zip(indexes, hits, strict=True):
+    before_reunification = when < GERMAN_REUNIFICATION
+    dateline_start, dateline_end = dateline
+    for index, hit in enumerate(all_hits):
+        if index in skip:
+            continue
         for entry in hit.entries:
-            if entry.kind == COUNTRY:
+            kind = entry.kind
+            if kind == COUNTRY:
                 place: Place = entry.data
-                if place.kind == DATELINE_STATE and not _within(hit, dateline):
+                in_dateline = dateline_start <= hit.start < dateline_end
+                if place.kind == DATELINE_STATE and not in_dateline:
                     break
-                code = "DD" if place.east_german and when < GERMAN_REUNIFICATION else place.alpha2
+                code = "DD" if place.east_german and before_reunification else place.alpha2
                 offset = hit.start + offset_base if offset_base >= 0 else -1
-                found.append(Evidence(at_date(code, when), place.kind, offset, _within(hit, dateline), index))
+                found.append(Evidence(at_date(code, when), place.kind, offset, in_dateline, index))
                 break
-            if entry.kind in (GEORGIA, CONGO, CONTEXT):
-                pending.append((entry.kind, hit))
+            if kind in _CONTEXTUAL:
+                pending.append((kind, hit))
                 break
     found += _contextual(pending, found, hits, when, dateline=dateline, offset_base=offset_base)
     return _dateline_qualifier(found)
+
+
+_CONTEXTUAL = frozenset((GEORGIA, CONGO, CONTEXT))
 
 
 def _dateline_qualifier(found: list[Evidence]) -> list[Evidence]:
@@ -140,7 +148,9 @@ def summarize(items: list[Evidence], headline_end: int) -> list[CountryMention]:
     for item in items:
         if item.alpha2 not in CODES:
             continue
-        tally = tallies.setdefault(item.alpha2, _Tally())
+        tally = tallies.get(item.alpha2)
+        if tally is None:
+            tally = tallies[item.alpha2] = _Tally()
         weight = WEIGHTS.get(item.kind, 0.5)
         in_headline = 0 <= item.offset < headline_end
         tally.score += weight * (HEADLINE_FACTOR if in_headline else 1.0)
