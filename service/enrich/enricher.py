@@ -47,14 +47,14 @@ class Enricher:
         """The article with its countries and leaders; pure: same input, same output."""
         when = (article.versioncreated or article.firstcreated).date()
         analysis = self.analyze(article.headline, article.body_text, when, article.dateline, article.located)
-        # Fields of a validated article are valid as they are: skip re-validation (hot path).
-        # `__dict__` holds exactly the fields (extra="forbid"); `dict(article)` costs ~7 us more.
-        return EnrichedArticle.model_construct(
-            **article.__dict__,
-            countries=analysis.countries,
-            leaders=analysis.leaders,
-            registry_version=self.registry_version,
-            enricher_version=self.enricher_version,
+        return _enriched(
+            article,
+            {
+                "countries": analysis.countries,
+                "leaders": analysis.leaders,
+                "registry_version": self.registry_version,
+                "enricher_version": self.enricher_version,
+            },
         )
 
     def analyze(
@@ -84,6 +84,27 @@ class Enricher:
         if consumed:
             main = [e for e in main if e.hit not in consumed]
         return Analysis(tuple(summarize(main + extra, len(headline))), tuple(leaders))
+
+
+ENRICHER_FIELDS = frozenset(("countries", "leaders", "registry_version", "enricher_version"))
+_set = object.__setattr__
+
+
+def _enriched(article: CanonicalArticle, added: dict[str, object]) -> EnrichedArticle:
+    """The article plus the enricher's fields, built the way pydantic's own `model_copy` builds a copy.
+
+    Every value is already valid (the article was validated, `added` is built from validated
+    models), so nothing is re-validated; `model_construct` would re-walk all ~35 fields per
+    article (~9 us, 8% of the stage). EnrichedArticle must add only ENRICHER_FIELDS to
+    CanonicalArticle and have no post-init hook: a unit test pins both down.
+    """
+    values = {**article.__dict__, **added}  # __dict__ is exactly the fields (extra="forbid")
+    enriched = EnrichedArticle.__new__(EnrichedArticle)
+    _set(enriched, "__dict__", values)
+    _set(enriched, "__pydantic_fields_set__", set(values))
+    _set(enriched, "__pydantic_extra__", None)
+    _set(enriched, "__pydantic_private__", None)
+    return enriched
 
 
 def _dateline_text(dateline: Dateline | None, located: str | None) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from service.enrich import Enricher, load_enricher
+from service.enrich.enricher import ENRICHER_FIELDS
 from service.models import (
     CanonicalArticle,
     CountryRole,
@@ -112,6 +113,31 @@ def test_enriched_article_validates_from_its_dump(
     # repr tells a str from a StrEnum member, a list from a tuple and 1 from 1.0, which == does not.
     built = ("countries", "leaders", "registry_version", "enricher_version")
     assert [repr(getattr(again, f)) for f in built] == [repr(getattr(enriched, f)) for f in built]
+
+
+def test_enriched_article_is_what_model_construct_builds(enricher: Enricher) -> None:
+    """The fast construction equals model_construct field for field, including the fields-set."""
+    article = _article(SEED_HEADLINE, SEED_BODY, datetime(2022, 9, 15, tzinfo=UTC))
+    enriched = enricher.enrich(article)
+    reference = EnrichedArticle.model_construct(
+        **dict(article),
+        countries=enriched.countries,
+        leaders=enriched.leaders,
+        registry_version=enriched.registry_version,
+        enricher_version=enriched.enricher_version,
+    )
+    assert list(enriched.__dict__.items()) == list(reference.__dict__.items())
+    assert enriched.model_fields_set == reference.model_fields_set
+    assert (enriched.__pydantic_extra__, enriched.__pydantic_private__) == (None, None)
+    assert enriched.model_dump_json() == reference.model_dump_json()
+
+
+def test_enriched_article_adds_only_the_enricher_fields() -> None:
+    """The fast construction relies on EnrichedArticle = CanonicalArticle + ENRICHER_FIELDS, no post-init."""
+    added = set(EnrichedArticle.model_fields) - set(CanonicalArticle.model_fields)
+    assert added == ENRICHER_FIELDS
+    assert EnrichedArticle.__pydantic_post_init__ is None
+    assert EnrichedArticle.model_config.get("extra") == "forbid"
 
 
 def test_enrich_is_deterministic(enricher: Enricher) -> None:
