@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-import py3langid
 from pydantic import ValidationError
 
 from . import ids
 from .dates import ParsedDate, format_compact, parse_date
 from .errors import NormalizeError, ReasonCode
+from .language import detect_language
 from .models import (
     CanonicalArticle,
     Caption,
@@ -213,8 +213,7 @@ def _language(value: str | None, headline: str, body_text: str) -> tuple[str | N
     sample = (headline + "\n" + body_text[:_LANGUAGE_SAMPLE_CHARS]).strip()
     if len(sample) < _LANGUAGE_MIN_CHARS:
         return None, False
-    code, _score = py3langid.classify(sample)
-    return str(code), True
+    return detect_language(sample), True
 
 
 # ---------------------------------------------------------------- dateline

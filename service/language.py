@@ -1,0 +1,107 @@
+"""Language identification with py3langid's bundled model, its feature scan vectorized.
+
+py3langid walks a byte automaton one byte at a time in Python (each step waits on a cache
+miss in a 40 MB table) and casts the float16 weight rows it needs to float32 with numpy's
+slow half-float conversion: together ~200 µs per 400-character sample. Its automaton is an
+Aho-Corasick scanner, so the state after a byte depends only on the last `_WINDOW` bytes:
+every position is walked at once, `_WINDOW` gathers in all. Each weight row is converted to
+float32 once, on first use, and kept (at most the size of a float32 copy of the model's
+weights, 57 MB; an English-only feed touches a small share of it). Features, their
+order and the float32 arithmetic are py3langid's, so the answer is the same bit for bit
+(tests/unit/test_language.py compares both on real and random text). A py3langid whose
+internals differ from the ones this relies on is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import py3langid
+from py3langid import langid
+
+# Deepest state of the bundled automaton (its longest feature, in bytes); a test pins it.
+_WINDOW = 6
+
+_Classifier = Callable[[str], str]
+
+
+class _FastIdentifier:
+    """py3langid's `LanguageIdentifier.classify` (raw scores, no probabilities), vectorized."""
+
+    def __init__(self, identifier: langid.LanguageIdentifier) -> None:
+        self._identifier = identifier
+        nextmove = identifier.tk_nextmove
+        self._nextmove = np.frombuffer(nextmove, dtype=np.dtype(nextmove.typecode))
+        self._rowbase = np.asarray(identifier._rowbase, dtype=np.intp)
+        self._start = int(self._rowbase[0])
+        self._output = np.asarray(identifier.tk_output, dtype=np.intp)
+        self._half = np.asarray(identifier.nb_ptc)
+        # float32 copies of the float16 weight rows, made on first use: numpy's half-float cast
+        # costs ~60 µs per sample, and untouched rows of the np.empty table take no memory.
+        self._single = np.empty(self._half.shape, dtype=np.float32)
+        self._ready = np.zeros(len(self._half), dtype=bool)
+        self._priors = identifier.nb_pc
+        self._classes = [str(name) for name in identifier.nb_classes]
+        self._alias_pairs: list[tuple[int, int]] = list(identifier._alias_pairs)
+
+    def _states(self, data: bytes) -> npt.NDArray[np.intp]:
+        """The automaton's state after each byte, as py3langid's byte-by-byte walk reaches it."""
+        text = np.frombuffer(data, dtype=np.uint8).astype(np.intp)
+        nextmove, rowbase = self._nextmove, self._rowbase
+        head: list[int] = []
+        state = 0
+        for byte in text[: _WINDOW - 1].tolist():
+            state = int(nextmove[rowbase[state] + byte])
+            head.append(state)
+        width = len(text) - _WINDOW + 1
+        if width <= 0:
+            return np.asarray(head, dtype=np.intp)
+        # Start every window of _WINDOW bytes from state 0: its last state is the walk's state there.
+        states = nextmove[self._start + text[:width]]
+        for offset in range(1, _WINDOW):
+            states = nextmove[rowbase[states] + text[offset : offset + width]]
+        return np.concatenate((np.asarray(head, dtype=np.intp), states.astype(np.intp)))
+
+    def classify(self, text: str) -> str:
+        data = self._identifier._encode(text)
+        features = self._output[self._states(data)]
+        features = features[features >= 0]
+        if not len(features):
+            return str(self._identifier.classify(text)[0])
+        # py3langid counts with a Counter: distinct features in order of first occurrence.
+        unique, first, counts = np.unique(features, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        rows = unique[order]
+        missing = rows[~self._ready[rows]]
+        if len(missing):
+            self._single[missing] = self._half[missing]
+            self._ready[missing] = True
+        scores = np.log1p(counts[order].astype(np.float32)) @ self._single[rows] + self._priors
+        for first_column, duplicate in self._alias_pairs:
+            scores[first_column] = max(scores[first_column], scores[duplicate])
+            scores[duplicate] = langid.RAW_FLOOR
+        return self._classes[int(scores.argmax())]
+
+
+def _plain(text: str) -> str:
+    return str(py3langid.classify(text)[0])
+
+
+@cache
+def classifier() -> _Classifier:
+    """The fast classifier when py3langid's internals are the expected ones, else py3langid's own."""
+    identifier = langid._get_identifier()
+    try:
+        if identifier._norm_probs or identifier.min_confidence is not None:
+            return _plain
+        return _FastIdentifier(identifier).classify
+    except (AttributeError, TypeError, ValueError):
+        return _plain
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the language py3langid's model finds in `text`."""
+    return classifier()(text)

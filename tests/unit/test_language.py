@@ -1,0 +1,76 @@
+"""The vectorized language identifier answers exactly as py3langid does."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import py3langid
+import pytest
+from py3langid import langid
+
+from service import language
+
+SAMPLES = Path(__file__).resolve().parents[2] / "service" / "data" / "samples"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats" / "inputs"
+PHRASES = (
+    "Chinese President Xi Jinping met with Azerbaijani President Ilham Aliyev on Thursday.",
+    "Der Bundestag hat am Donnerstag über den Haushalt für das kommende Jahr abgestimmt.",
+    "Le président français a annoncé mercredi une réforme des retraites très contestée.",
+    "El gobierno español aprobó el martes un nuevo paquete de ayudas para los agricultores.",
+    "Президент России Владимир Путин провёл переговоры в Самарканде.",
+    "习近平在撒马尔罕会见阿塞拜疆总统阿利耶夫。",
+    "أعلنت الحكومة المصرية اليوم عن خطة جديدة لدعم الاقتصاد.",
+    "東京で開かれた首脳会談で、両国は経済協力の拡大に合意した。",
+    "Cumhurbaşkanı Erdoğan Semerkant'ta Şanghay İşbirliği Örgütü zirvesine katıldı.",
+    "",
+    "a",
+    "12345 67890",
+)
+
+
+def _texts() -> list[str]:
+    texts = list(PHRASES)
+    for path in sorted(SAMPLES.iterdir()) + sorted(FIXTURES.iterdir()):
+        document = path.read_bytes().decode("utf-8", errors="replace")
+        texts.extend(document[start : start + 420] for start in range(0, len(document), 350))
+    rng = random.Random(1312)
+    ranges = ((32, 127), (0xC0, 0x250), (0x400, 0x500), (0x600, 0x700), (0x4E00, 0x4F00), (0x3040, 0x30FF))
+    for _ in range(400):
+        texts.append(bytes(rng.randrange(256) for _ in range(rng.randint(0, 40))).decode("latin-1"))
+        texts.append(
+            "".join(chr(rng.randrange(*rng.choice(ranges))) for _ in range(rng.randint(1, 300)))
+        )
+    return texts
+
+
+def test_fast_classifier_is_in_use() -> None:
+    """With the py3langid this project installs, the vectorized classifier is the one used."""
+    assert language.classifier() is not language._plain
+
+
+@pytest.mark.parametrize("text", _texts())
+def test_same_answer_as_py3langid(text: str) -> None:
+    """Every text, prose in many scripts or random bytes, gets py3langid's own language code."""
+    assert language.detect_language(text) == str(py3langid.classify(text)[0])
+
+
+def test_window_covers_the_deepest_automaton_state() -> None:
+    """No state of the bundled automaton lies deeper than the window the scan assumes."""
+    identifier = langid._get_identifier()
+    nextmove = np.frombuffer(identifier.tk_nextmove, dtype=np.dtype(identifier.tk_nextmove.typecode))
+    rowbase = np.asarray(identifier._rowbase, dtype=np.intp)
+    seen = np.zeros(len(rowbase), dtype=bool)
+    seen[0] = True
+    frontier = np.array([0])
+    depth = 0
+    while True:
+        reached = np.unique(nextmove[(rowbase[frontier][:, None] + np.arange(256)).ravel()])
+        reached = reached[~seen[reached]]
+        if not len(reached):
+            break
+        depth += 1
+        seen[reached] = True
+        frontier = reached
+    assert 0 < depth <= language._WINDOW
