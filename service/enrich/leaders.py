@@ -185,7 +185,7 @@ class LeaderResolver:
         consumed: set[int] = set()
         surnames: list[tuple[int, PersonForm]] = []
         for index, hit in enumerate(hits):
-            person_entry = _entry(hit, PERSON)
+            person_entry = hit.by_kind.get(PERSON)
             if person_entry is not None:
                 form: PersonForm = person_entry.data
                 if self._person(article, index, form):
@@ -193,7 +193,7 @@ class LeaderResolver:
                 elif not form.full:
                     surnames.append((index, form))
                 continue
-            title = _entry(hit, TITLE)
+            title = hit.by_kind.get(TITLE)
             if title is not None and title.data != "leader":
                 self._office(article, index, title.data)
         # Second pass: a bare surname anywhere (headlines too) once the person is known in this article.
@@ -293,19 +293,12 @@ class LeaderResolver:
         article.found[person.key] = _Found(person, term, term.in_office(when), offset, how)
 
 
-def _entry(hit: Hit, kind: str) -> Entry | None:
-    for entry in hit.entries:
-        if entry.kind == kind:
-            return entry
-    return None
-
-
 def _held_in(person: Person, country: str) -> bool:
     return any(t.country == country for t in person.terms)
 
 
 def _country_of(hit: Hit) -> str | None:
-    entry = _entry(hit, COUNTRY)
+    entry = hit.by_kind.get(COUNTRY)
     if entry is None:
         return None
     place: Place = entry.data
@@ -317,7 +310,7 @@ def _title_before(text: str, hits: list[Hit], index: int) -> tuple[str | None, s
     if index == 0:
         return None, None
     previous = hits[index - 1]
-    title = _entry(previous, TITLE)
+    title = previous.by_kind.get(TITLE)
     if title is None or not text[previous.end : hits[index].start].isspace():
         return None, None
     return title.data, _country_before(text, hits, index - 1)

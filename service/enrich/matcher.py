@@ -8,6 +8,7 @@ never read as "Niger".
 
 from __future__ import annotations
 
+import operator
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Hit:
     end: int
     text: str
     entries: tuple[Entry, ...]
+    by_kind: dict[str, Entry]  # the first entry of each kind, so stages look one up without a loop
 
 
 def fold(text: str) -> str:
@@ -107,34 +109,35 @@ class Matcher:
         if not text:
             return []
         padded = " " + _normalize(text) + " "
-        candidates: list[tuple[int, int, tuple[Entry, ...]]] = []
+        candidates: list[tuple[int, int, tuple[Entry, ...], dict[str, Entry]]] = []
         # In `padded`, a key " word " ends at index e (its trailing space): the word is
         # text[e - size : e - 1], where size is the key length without one space.
         # The case rule is decided per key at build time (`_case_plan`), so most hits cost
         # one look at their first letter; "said" (the surname Said) alone is ~10 hits an article.
-        for end_index, (size, plan, payload) in self._automaton.iter(padded):
+        for end_index, (size, plan, payload, kinds) in self._automaton.iter(padded):
             start = end_index - size
             if plan is _ALL_CAPITALIZED:
                 first = text[start]
                 if not first.isupper() and first.isalpha():
                     continue
-                entries = payload
+                entries, by_kind = payload, kinds
             elif plan is _ALL_ANY:
-                entries = payload
+                entries, by_kind = payload, kinds
             else:
                 original = text[start : end_index - 1]
                 entries = tuple(entry for form, entry in payload if _case_ok(entry.case, form, original))
                 if not entries:
                     continue
+                by_kind = _first_by_kind(entries)
             # (start, -end): leftmost first, then longest; two keys never share a span.
-            candidates.append((start, 1 - end_index, entries))
-        candidates.sort()
+            candidates.append((start, 1 - end_index, entries, by_kind))
+        candidates.sort(key=_span)
         hits: list[Hit] = []
         last_end = -1
-        for start, negative_end, entries in candidates:
+        for start, negative_end, entries, by_kind in candidates:
             if start >= last_end:
                 last_end = -negative_end
-                hits.append(Hit(start, last_end, text[start:last_end], entries))
+                hits.append(Hit(start, last_end, text[start:last_end], entries, by_kind))
         return hits
 
 
@@ -143,15 +146,27 @@ _ALL_CAPITALIZED = "capitalized"
 _MIXED = "mixed"
 
 
-def _case_plan(pairs: tuple[tuple[str, Entry], ...]) -> tuple[str, tuple[Any, ...]]:
+_span = operator.itemgetter(0, 1)
+
+
+def _case_plan(
+    pairs: tuple[tuple[str, Entry], ...],
+) -> tuple[str, tuple[Any, ...], dict[str, Entry] | None]:
     """How `scan` checks case for one key: one shared rule for all its entries, or per entry."""
     rules = {entry.case for _, entry in pairs}
     entries = tuple(entry for _, entry in pairs)
     if rules == {Case.ANY}:
-        return _ALL_ANY, entries
+        return _ALL_ANY, entries, _first_by_kind(entries)
     if rules == {Case.CAPITALIZED}:
-        return _ALL_CAPITALIZED, entries
-    return _MIXED, pairs
+        return _ALL_CAPITALIZED, entries, _first_by_kind(entries)
+    return _MIXED, pairs, None
+
+
+def _first_by_kind(entries: tuple[Entry, ...]) -> dict[str, Entry]:
+    by_kind: dict[str, Entry] = {}
+    for entry in entries:
+        by_kind.setdefault(entry.kind, entry)
+    return by_kind
 
 
 def _case_ok(rule: Case, form: str, original: str) -> bool:
