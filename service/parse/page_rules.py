@@ -113,7 +113,9 @@ def is_ui(block: str) -> bool:
 
 def caption_of(block: str) -> tuple[str, str] | None:
     """(caption text, credit) when the block is a photo caption."""
-    match = _CREDIT_END.search(block)
+    # _CREDIT_END must end in ")" (then spaces and a full stop): most blocks fail that test, which
+    # costs far less than a search trying the pattern at every position.
+    match = _CREDIT_END.search(block) if block.rstrip().removesuffix(".").rstrip().endswith(")") else None
     if match is not None and len(block) - len(match.group(0)) >= 10:
         return block[: match.start()].rstrip(), match.group("credit").strip()
     match = _CREDIT_START.match(block)
@@ -179,12 +181,18 @@ def _is_label(block: str) -> bool:
 
 
 def _norm(block: str) -> str:
-    return " ".join(block.split()).rstrip(".…").strip().lower()
+    return _norm_collapsed(" ".join(block.split()))
+
+
+def _norm_collapsed(block: str) -> str:
+    """`_norm` of a block whose whitespace is already collapsed (every block `apply` keeps)."""
+    return block.rstrip(".…").strip().lower()
 
 
 def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
     """Run the page rules over the page's blocks in order (headline given when markup told us)."""
     parts = PageParts(headline=headline)
+    headline_key = _norm(headline) if headline is not None else None
     kept: list[str] = []
     for raw_block in blocks:
         block = " ".join(raw_block.split())
@@ -194,7 +202,7 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
             continue
         if _END_MARKERS.match(block) and parts.headline is not None and kept:
             break
-        if _FOOTER.search(block) and len(block) < MAX_META_LEN:
+        if len(block) < MAX_META_LEN and _FOOTER.search(block):
             if kept:
                 break
             continue
@@ -207,10 +215,10 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
             if len(block) <= MAX_HEADLINE_LEN:
                 parts.headline = block
                 continue
-        elif not kept and _is_label(block) and _norm(block) != _norm(parts.headline):
+        elif not kept and _is_label(block) and _norm_collapsed(block) != _norm(parts.headline):
             parts.section = parts.section or block
             continue
-        if headline is not None and _norm(block) == _norm(headline):
+        if headline_key is not None and _norm_collapsed(block) == headline_key:
             continue
         caption = caption_of(block)
         if caption is not None:
@@ -233,10 +241,13 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
 
 
 def _drop_repeated_lede(paragraphs: list[str]) -> list[str]:
-    """Keep the first copy of a paragraph; a standfirst that a later paragraph starts with goes too."""
+    """Keep the first copy of a paragraph; a standfirst that a later paragraph starts with goes too.
+
+    The paragraphs are blocks `apply` kept, their whitespace already collapsed.
+    """
     seen: set[str] = set()
     out: list[str] = []
-    normalized = [_norm(p) for p in paragraphs]
+    normalized = [_norm_collapsed(p) for p in paragraphs]
     for index, (paragraph, key) in enumerate(zip(paragraphs, normalized, strict=True)):
         if key in seen:
             continue
