@@ -1,0 +1,92 @@
+"""Fast paths in text, dates and page rules give what the slow general code gives."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime
+
+import pytest
+from dateutil import parser as dateutil_parser
+
+from service import dates, text
+from service.parse import page_rules
+
+_OLD_SPACES = re.compile(r"[ \t\f\v\r\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_ALPHABET = list(
+    "ab c.)(\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028\u2029\u2000\u200b\u3000\u202f&;#amp é\u00c3\u00a9\x00"
+)
+
+
+def _old_clean_line(value: str) -> str:
+    value = text.fix_encoding(text.unescape(value))
+    value = text._INVISIBLE.sub("", value)
+    return _OLD_SPACES.sub(" ", value.replace("\n", " ")).strip()
+
+
+def _random_strings(seed: int, count: int, size: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, size))) for _ in range(count)]
+
+
+def test_clean_line_collapses_whitespace_as_the_regex_did() -> None:
+    """str.split-based collapsing equals the former whitespace regex on every kind of space."""
+    for value in _random_strings(seed=7, count=20000, size=24):
+        assert text.clean_line(value) == _old_clean_line(value), repr(value)
+
+
+def test_caption_precheck_never_hides_a_credit() -> None:
+    """caption_of finds a trailing credit exactly when a plain search of the pattern does."""
+    endings = ["", ")", ") .", ").", ")\n", ") x", " (AP Photo/Evan Vucci)", " (Xinhua/Li Ming) ."]
+    rng = random.Random(3)
+    for value in _random_strings(seed=11, count=5000, size=30):
+        block = "A photo of the summit hall in Samarkand " + value + rng.choice(endings)
+        match = page_rules._CREDIT_END.search(block)
+        expected = match is not None and len(block) - len(match.group(0)) >= 10
+        found = page_rules.caption_of(block)
+        if expected:
+            assert found is not None and found[1] == match.group("credit").strip(), repr(block)  # type: ignore[union-attr]
+        elif not page_rules._CREDIT_START.match(block):
+            assert found is None, repr(block)
+
+
+@pytest.mark.parametrize(
+    ("value", "default_year", "expected"),
+    [
+        ("September 16, 2022", None, datetime(2022, 9, 16)),
+        ("Sept. 15", 2022, datetime(2022, 9, 15)),
+        ("March 4, 2024 06:00", None, datetime(2024, 3, 4, 6, 0)),
+        ("mar 4 2024 6:05:09", None, datetime(2024, 3, 4, 6, 5, 9)),
+    ],
+)
+def test_prose_dates_read_like_dateutil(value: str, default_year: int | None, expected: datetime) -> None:
+    """The common prose shapes are read without dateutil, to the value dateutil gives."""
+    assert dates._prose_date(value, default_year) == expected
+    assert dateutil_parser.parse(value, default=datetime(default_year or 2000, 1, 1)) == expected
+
+
+def test_prose_date_without_year_needs_a_default_year() -> None:
+    """'Sept. 15' alone is no date: the year is never made up."""
+    assert dates._prose_date("Sept. 15", None) is None
+    assert dates.parse_date("Sept. 15") is None
+
+
+def test_prose_date_fast_path_agrees_with_dateutil() -> None:
+    """Whatever the fast path accepts (odd days, hours, month spellings), dateutil reads the same."""
+    months = [*dates._MONTHS, "March", "SEPT", "Mayo", "Septem", "sEpTeMbEr", "Janu", "Ju"]
+    rng = random.Random(9)
+    accepted = 0
+    for _ in range(20000):
+        value = f"{rng.choice(months)}{rng.choice(['', '.'])} {rng.choice([0, 1, 9, 15, 29, 30, 31, 32])}"
+        if rng.random() < 0.8:
+            value += f"{rng.choice([',', ''])} {rng.choice([1899, 1987, 2023, 2024, 2300])}"
+            if rng.random() < 0.6:
+                value += f" {rng.choice(['0', '6', '06', '23', '24'])}:{rng.choice(['00', '59', '60'])}"
+        default_year = rng.choice([None, 2023, 2024])
+        fast = dates._prose_date(value, default_year)
+        if fast is None:
+            continue
+        accepted += 1
+        reference = dateutil_parser.parse(value, default=datetime(default_year or 2000, 1, 1))
+        assert fast == reference, value
+    assert accepted > 1000
