@@ -26,6 +26,7 @@ _HTML_META_CHARSET = re.compile(
 )
 # Text that decodes but is mostly control characters is binary, not a wire item.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 _MAX_CONTROL_RATIO = 0.1
 _PREFERRED_LEGACY = ("cp1252", "latin_1", "iso8859_15")
 
@@ -51,8 +52,16 @@ def _declared(raw: bytes) -> str | None:
         return None
 
 
+def _control_count(sample: str) -> int:
+    if sample.isascii():
+        # bytes.translate deletes in one C pass; the regex scan costs ~4 ns a character.
+        data = sample.encode("ascii")
+        return len(data) - len(data.translate(None, _CONTROL_BYTES))
+    return len(_CONTROL.findall(sample))
+
+
 def _check_text(text: str) -> str:
-    if text and len(_CONTROL.findall(text[:4096])) > _MAX_CONTROL_RATIO * min(len(text), 4096):
+    if text and _control_count(text[:4096]) > _MAX_CONTROL_RATIO * min(len(text), 4096):
         raise ParseError(ReasonCode.INVALID_ENCODING, "text is mostly control characters (binary data?)")
     return text
 
