@@ -1,10 +1,13 @@
 """An in-process LSH band index: band key -> story slots, in compact numpy arrays.
 
 A dict of sets (what datasketch's MinHashLSH keeps) costs a few hundred bytes
-per band entry in CPython; here an entry is 16 bytes. Keys live in one sorted
-array (binary search) plus a short unsorted tail that takes inserts and is
-merged into the sorted part when it grows. Removed slots are filtered on read
-and dropped at the next merge.
+per band entry in CPython; here a merged entry is 12 bytes (int64 key, int32
+slot) or 16 with 64-bit slots. Keys live in one sorted array (one vectorised
+binary search per lookup) plus a small dict that takes inserts and is merged
+into the sorted part when it grows, so a lookup never scans the recent
+entries. Removed slots are filtered on read and dropped at the next merge;
+`take_purged` hands them back once no entry refers to them, so a caller may
+reuse them.
 """
 
 from __future__ import annotations
@@ -15,68 +18,192 @@ import numpy as np
 import numpy.typing as npt
 
 Int64s = npt.NDArray[np.int64]
+Slots = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+
+
+_WINDOW = 16  # entries read per query from its bucket; longer buckets fall back to binary search
+_BUCKET_FILL = 4  # mean entries per directory bucket
+
+
+class _Run:
+    """One sorted run of (key, slot) with a directory on the keys' top bits.
+
+    A binary search over tens of millions of keys is a cache miss per step;
+    the directory narrows each query to a bucket of a few neighbouring
+    entries, read in one vectorised gather, so a lookup touches a few cache
+    lines per key instead of twenty.
+    """
+
+    __slots__ = ("directory", "keys", "shift", "slots")
+
+    def __init__(self, keys: Int64s, slots: Slots) -> None:
+        self.keys = keys
+        self.slots = slots
+        self.directory: npt.NDArray[np.int64] | None = None
+        self.shift = 63
+        size = keys.shape[0]
+        if size >= _WINDOW and keys[0] >= 0:
+            bits = max(1, int(np.ceil(np.log2(size / _BUCKET_FILL))))
+            self.shift = 63 - bits
+            bounds = np.arange((1 << bits) + 1, dtype=np.int64) << np.int64(self.shift)
+            bounds[-1] = np.iinfo(np.int64).max
+            directory = np.searchsorted(keys, bounds)
+            directory[-1] = size
+            self.directory = directory.astype(np.int32 if size < 2**31 else np.int64)
+
+    def search(self, query: Int64s, found: set[int]) -> None:
+        keys = self.keys
+        size = keys.shape[0]
+        if not size:
+            return
+        directory = self.directory
+        if directory is None or query.min() < 0:
+            self._binary(query, found)
+            return
+        bucket = query >> np.int64(self.shift)
+        lo = directory[bucket].astype(np.int64)
+        hi = directory[bucket + 1].astype(np.int64)
+        wide = hi - lo > _WINDOW
+        at = lo[:, None] + np.arange(_WINDOW, dtype=np.int64)
+        match = (at < hi[:, None]) & (keys[np.minimum(at, size - 1)] == query[:, None])
+        if match.any():
+            found.update(self.slots[at[match]].tolist())
+        if wide.any():
+            self._binary(query[wide], found)
+
+    def _binary(self, query: Int64s, found: set[int]) -> None:
+        keys = self.keys
+        size = keys.shape[0]
+        left = np.searchsorted(keys, query)
+        left[left == size] = 0
+        hits = np.flatnonzero(keys[left] == query)
+        if hits.shape[0]:
+            right = np.searchsorted(keys, query[hits], side="right")
+            for lo, hi in zip(left[hits].tolist(), right.tolist(), strict=True):
+                found.update(self.slots[lo:hi].tolist())
+
+    @property
+    def nbytes(self) -> int:
+        extra = self.directory.nbytes if self.directory is not None else 0
+        return int(self.keys.nbytes + self.slots.nbytes + extra)
 
 
 class BandIndex:
-    def __init__(self, merge_at: int = 1 << 16) -> None:
+    def __init__(self, merge_at: int = 1 << 16, *, slot_dtype: type[np.signedinteger] = np.int64) -> None:
+        self._slot_dtype = slot_dtype
+        # Two sorted runs: `_keys` (large) and `_mid` (at most a quarter of it), so
+        # folding the tail in costs O(mid), not O(everything), and a lookup is two
+        # binary searches.
         self._keys: Int64s = np.empty(0, dtype=np.int64)
-        self._slots: Int64s = np.empty(0, dtype=np.int64)
-        self._tail_keys: Int64s = np.empty(1024, dtype=np.int64)
-        self._tail_slots: Int64s = np.empty(1024, dtype=np.int64)
+        self._slots: Slots = np.empty(0, dtype=slot_dtype)
+        self._mid_keys: Int64s = np.empty(0, dtype=np.int64)
+        self._mid_slots: Slots = np.empty(0, dtype=slot_dtype)
+        self._main_run = _Run(self._keys, self._slots)
+        self._mid_run = _Run(self._mid_keys, self._mid_slots)
+        self._tail: dict[int, list[int]] = {}
         self._tail_len = 0
         self._merge_at = merge_at
         self._dead: set[int] = set()
+        self._purged: list[int] = []
+        self._width = 1  # keys per slot, for the purge trigger
 
     def add(self, keys: Sequence[int], slot: int) -> None:
-        count = len(keys)
-        needed = self._tail_len + count
-        if needed > self._tail_keys.shape[0]:
-            size = max(needed, 2 * self._tail_keys.shape[0])
-            self._tail_keys = np.resize(self._tail_keys, size)
-            self._tail_slots = np.resize(self._tail_slots, size)
-        self._tail_keys[self._tail_len : needed] = keys
-        self._tail_slots[self._tail_len : needed] = slot
-        self._tail_len = needed
+        tail = self._tail
+        for key in keys:
+            found = tail.get(key)
+            if found is None:
+                tail[key] = [slot]
+            else:
+                found.append(slot)
+        self._tail_len += len(keys)
+        self._width = max(1, len(keys))
         if self._tail_len >= self._merge_at:
-            self.merge()
+            self._flush()
 
     def add_many(self, keys: Int64s, slots: Int64s) -> None:
         """Bulk insert: `keys` is (stories, bands), `slots` (stories,); used to rebuild at open."""
-        flat_slots = np.repeat(slots.astype(np.int64), keys.shape[1])
+        flat_slots = np.repeat(slots.astype(self._slot_dtype), keys.shape[1])
+        self._width = max(1, keys.shape[1])
         self._keys = np.concatenate([self._keys, keys.reshape(-1).astype(np.int64)])
         self._slots = np.concatenate([self._slots, flat_slots])
         self.merge()
 
-    def merge(self) -> None:
-        keys = np.concatenate([self._keys, self._tail_keys[: self._tail_len]])
-        slots = np.concatenate([self._slots, self._tail_slots[: self._tail_len]])
-        if self._dead:
-            alive = ~np.isin(slots, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
-            keys, slots = keys[alive], slots[alive]
-            self._dead.clear()
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._slots = keys[order], slots[order]
+    def _tail_arrays(self) -> tuple[Int64s, Slots]:
+        keys = np.empty(self._tail_len, dtype=np.int64)
+        slots = np.empty(self._tail_len, dtype=self._slot_dtype)
+        at = 0
+        for key, found in self._tail.items():
+            end = at + len(found)
+            keys[at:end] = key
+            slots[at:end] = found
+            at = end
+        self._tail.clear()
         self._tail_len = 0
+        return keys, slots
+
+    @staticmethod
+    def _sorted(keys: Int64s, slots: Slots) -> tuple[Int64s, Slots]:
+        # Stable argsort is timsort: concatenated sorted runs merge in linear time.
+        order = np.argsort(keys, kind="stable")
+        return keys[order], slots[order]
+
+    def _flush(self) -> None:
+        """Fold the tail into the mid run, and the mid run into the main one when it has grown."""
+        tail_keys, tail_slots = self._tail_arrays()
+        self._mid_keys, self._mid_slots = self._sorted(
+            np.concatenate([self._mid_keys, tail_keys]), np.concatenate([self._mid_slots, tail_slots])
+        )
+        if self._mid_keys.shape[0] * 4 > self._keys.shape[0]:
+            self.merge()
+        else:
+            self._mid_run = _Run(self._mid_keys, self._mid_slots)
+
+    def merge(self) -> None:
+        """Everything into the main run, dropping removed slots."""
+        tail_keys, tail_slots = self._tail_arrays()
+        keys = np.concatenate([self._keys, self._mid_keys, tail_keys])
+        slots = np.concatenate([self._slots, self._mid_slots, tail_slots])
+        if self._dead:
+            dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+            alive = ~np.isin(slots, dead)
+            keys, slots = keys[alive], slots[alive]
+            self._purged.extend(self._dead)
+            self._dead.clear()
+        self._keys, self._slots = self._sorted(keys, slots)
+        self._mid_keys = np.empty(0, dtype=np.int64)
+        self._mid_slots = np.empty(0, dtype=self._slot_dtype)
+        self._main_run = _Run(self._keys, self._slots)
+        self._mid_run = _Run(self._mid_keys, self._mid_slots)
 
     def remove(self, slots: Iterable[int]) -> None:
         self._dead.update(slots)
-        if len(self._dead) * 4 > max(self._keys.shape[0], 1 << 12):
+        live = (self._keys.shape[0] + self._mid_keys.shape[0] + self._tail_len) // self._width
+        if len(self._dead) * 4 > max(live, 1 << 10):
             self.merge()
 
+    def take_purged(self) -> list[int]:
+        """Removed slots no entry refers to any more (each returned once)."""
+        purged, self._purged = self._purged, []
+        return purged
+
     def lookup(self, keys: Sequence[int]) -> list[int]:
-        """Slots sharing at least one key, ascending (insertion order), each once."""
-        query = np.asarray(keys, dtype=np.int64)
-        left = np.searchsorted(self._keys, query, side="left")
-        right = np.searchsorted(self._keys, query, side="right")
-        found: list[Int64s] = [self._slots[lo:hi] for lo, hi in zip(left, right, strict=True) if hi > lo]
-        if self._tail_len:
-            tail = self._tail_keys[: self._tail_len]
-            found.append(self._tail_slots[: self._tail_len][np.isin(tail, query)])
-        if not found:
-            return []
-        slots = np.unique(np.concatenate(found))
-        return [int(s) for s in slots if int(s) not in self._dead]
+        """Slots sharing at least one key, ascending, each once."""
+        found: set[int] = set()
+        if self._keys.shape[0] or self._mid_keys.shape[0]:
+            query = np.asarray(keys, dtype=np.int64)
+            self._main_run.search(query, found)
+            self._mid_run.search(query, found)
+        tail = self._tail
+        if tail:
+            for key in keys:
+                slots = tail.get(key)
+                if slots is not None:
+                    found.update(slots)
+        if self._dead:
+            found -= self._dead
+        return sorted(found)
 
     @property
     def nbytes(self) -> int:
-        return int(self._keys.nbytes + self._slots.nbytes + self._tail_keys.nbytes + self._tail_slots.nbytes)
+        # A dict entry, its int key and its list cost about 150 bytes per tail key.
+        return self._main_run.nbytes + self._mid_run.nbytes + 150 * len(self._tail)

@@ -24,12 +24,20 @@ class MemoryStore:
         self._event_heap: list[tuple[float, str]] = []
         self._item_heap: list[tuple[float, str]] = []
         self._story_heap: list[tuple[float, int]] = []
+        # Bumped whenever a story enters or leaves the index. Nothing interleaves
+        # between a `candidates` call and the `commit` that follows it unless an
+        # await in between let another decision write, so an unchanged
+        # generation proves the band check at commit would find the same stories.
+        self._generation = 0
+        self._last_lookup: tuple[tuple[int, ...], int, frozenset[str]] = ((), -1, frozenset())
 
     async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
         return Snapshot(self._events.get(event_id), self._items.get(item_key))
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        return self._stories_in(band_keys)
+        found = self._stories_in(band_keys)
+        self._last_lookup = (band_keys, self._generation, frozenset(c.event_id for c in found))
+        return found
 
     def _conflict(self, write: Write) -> bool:
         if write.event.event_id in self._events:
@@ -38,7 +46,9 @@ class MemoryStore:
         if (current.event_id if current else None) != write.expected_item_event:
             return True
         if write.checked_bands:
-            found = {c.event_id for c in self._stories_in(write.checked_bands)}
+            keys, generation, found = self._last_lookup
+            if generation != self._generation or keys != write.checked_bands:
+                found = frozenset(c.event_id for c in self._stories_in(write.checked_bands))
             return not found <= write.seen_stories
         return False
 
@@ -73,6 +83,7 @@ class MemoryStore:
             self._stories[slot] = Candidate(story.event_id, story.story_id, story.signature)
             heapq.heappush(self._story_heap, (story.versioncreated, slot))
             self._index.add(story.band_keys, slot)
+            self._generation += 1
         self._watermark.observe(event.versioncreated)
 
     def evict(self) -> None:
@@ -86,6 +97,8 @@ class MemoryStore:
             if self._stories.pop(slot, None) is not None:
                 removed.append(slot)
         self._index.remove(removed)
+        if removed:
+            self._generation += 1
         while self._event_heap and self._event_heap[0][0] < cutoff:
             created, key = heapq.heappop(self._event_heap)
             event = self._events.get(key)

@@ -87,6 +87,11 @@ class SqliteStore:
         self._index = BandIndex()
         self._watermark = Watermark(settings.window_days * 86_400.0)
         self._count = 0
+        # As in MemoryStore: one process owns the file and its index, so an
+        # unchanged generation since `candidates` proves the band check passes
+        # or fails as it did then, without reading the signatures again.
+        self._generation = 0
+        self._last_lookup: tuple[tuple[int, ...], int, frozenset[str]] = ((), -1, frozenset())
 
     @classmethod
     def open(cls, settings: DedupeSettings, path: Path | None = None) -> SqliteStore:
@@ -168,7 +173,9 @@ class SqliteStore:
         )
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        return self._candidates(band_keys)
+        found = self._candidates(band_keys)
+        self._last_lookup = (band_keys, self._generation, frozenset(c.event_id for c in found))
+        return found
 
     def _candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
         slots = self._index.lookup(band_keys)
@@ -189,7 +196,9 @@ class SqliteStore:
         if (current.event_id if current else None) != write.expected_item_event:
             return True
         if write.checked_bands:
-            found = {c.event_id for c in self._candidates(write.checked_bands)}
+            keys, generation, found = self._last_lookup
+            if generation != self._generation or keys != write.checked_bands:
+                found = frozenset(c.event_id for c in self._candidates(write.checked_bands))
             return not found <= write.seen_stories
         return False
 
@@ -207,6 +216,7 @@ class SqliteStore:
         if added is not None:
             self._index.add(write.story.band_keys if write.story else (), added)
             self._count += 1
+            self._generation += 1
         self._watermark.observe(write.event.versioncreated)
         if self._watermark.due() or self._count > self._settings.max_stories:
             self.evict()
@@ -278,6 +288,7 @@ class SqliteStore:
         if slots:
             self._index.add_many(np.asarray(keys, dtype=np.int64), np.asarray(slots, dtype=np.int64))
             self._count += len(slots)
+            self._generation += 1
 
     def evict(self) -> None:
         """Drop what fell out of the time window, then the oldest stories beyond max_stories."""
@@ -306,6 +317,8 @@ class SqliteStore:
             raise
         self._index.remove(removed)
         self._count -= len(removed)
+        if removed:
+            self._generation += 1
 
     def size(self) -> int:
         return self._count
