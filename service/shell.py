@@ -170,7 +170,7 @@ class Service:
             await self._loop(consumer, producer, stop, limits, summary)
         finally:
             self.health.connected = False
-            await self._close(consumer, producer)
+            await self._close(consumer, self._producer or producer)
             log.info("service_stopped", records=summary.records, batches=summary.batches)
         return summary
 
@@ -194,6 +194,8 @@ class Service:
             self.metrics.last_progress.set(time.time())
             if batch:
                 async with self.batch_lock:
+                    # The producer may have been renewed by the batch before (see _renew_producer).
+                    producer = self._producer or producer
                     await self._process_batch(consumer, producer, batch, summary, stop)
                 last_record_at = time.monotonic()
             elif time.monotonic() - self._lag_refreshed_at >= self.settings.observability.lag_refresh_seconds:
@@ -244,8 +246,12 @@ class Service:
                 tp: OffsetAndMetadata(partition_records[-1].offset + 1, "")
                 for tp, partition_records in batch.items()
             }
+            renew = False
             while True:
                 try:
+                    if renew:
+                        producer = await self._renew_producer(producer)
+                        renew = False
                     await self._deliver(consumer, producer, results, offsets)
                     break
                 except CommitFailedError as error:
@@ -266,6 +272,7 @@ class Service:
                         await self._rewind(consumer, batch)
                         return
                     await asyncio.sleep(_RETRY_PAUSE_SECONDS)
+                    renew = self.transactional or self.settings.kafka.enable_idempotence
             self._account(results, summary)
             self.metrics.dedupe_state_stories.set(self.pipeline.deduplicator.state_size())
             self._update_lag(consumer, batch)
@@ -316,6 +323,21 @@ class Service:
         for record, _ in results:
             if record.timestamp >= 0:
                 self.metrics.end_to_end_latency.observe(max(0.0, now - record.timestamp / 1000))
+
+    async def _renew_producer(self, old: AIOKafkaProducer) -> AIOKafkaProducer:
+        """A fresh producer after a failed delivery, for idempotent and transactional producers.
+
+        After a failed batch their sequence numbers are out of step with the broker's, so
+        every later send fails with OutOfOrderSequenceNumber and the loop would retry
+        forever. A new producer gets a new producer ID/epoch (with the same
+        transactional_id it also fences the old one and aborts its open transaction).
+        If the broker is still unreachable, start() raises KafkaError and the retry loop
+        comes back here with this (unstarted) producer as `old`.
+        """
+        await _quietly(old.stop)
+        producer = self._producer = self._make_producer()
+        await producer.start()
+        return producer
 
     async def _produce_all(
         self, producer: AIOKafkaProducer, results: list[tuple[ConsumerRecord[bytes, bytes], RecordResult]]
