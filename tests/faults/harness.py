@@ -25,6 +25,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from service.harness import MockCluster
 from service.settings import ENV_PREFIX, Settings
 
 from .corpus import InputItem
@@ -61,6 +62,24 @@ def fault_config(
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return data
+
+
+def mock_topics(cluster: MockCluster, settings: Settings, leader: int | None = None) -> None:
+    """Create every topic through the mock API (it has no CreateTopics), optionally on one leader."""
+    topics = settings.topics
+    for name in topics.all():
+        cluster.create_topic(name, topics.partitions, 1)
+        if leader is not None:
+            for partition in range(topics.partitions):
+                cluster.set_partition_leader(name, partition, leader)
+
+
+def mock_config(
+    cluster: MockCluster, unique: str, tmp_path: Path, **sections: dict[str, Any]
+) -> dict[str, Any]:
+    # The mock cluster answers slower than a real broker: shorter timeouts keep a failed request short.
+    kafka = {"request_timeout_ms": 10_000, **sections.pop("kafka", {})}
+    return fault_config(cluster.bootstrap_servers, unique, tmp_path, kafka=kafka, **sections)
 
 
 def settings_of(data: dict[str, Any]) -> Settings:
@@ -241,9 +260,16 @@ class OutputTail:
     """Follows the output topics while a test runs: message counts and arrival times, for recovery times."""
 
     def __init__(
-        self, settings: Settings, topics: Sequence[str], isolation_level: str = "read_uncommitted"
+        self,
+        settings: Settings,
+        topics: Sequence[str],
+        isolation_level: str = "read_uncommitted",
+        *,
+        check_crcs: bool = True,
     ) -> None:
         self.settings = settings
+        self.check_crcs = check_crcs
+        self.last_error: KafkaError | None = None
         self.topics = list(topics)
         self.isolation_level = isolation_level
         self.counts: Counter[str] = Counter()
@@ -264,6 +290,7 @@ class OutputTail:
             **kafka.client_kwargs(),
             enable_auto_commit=False,
             isolation_level=self.isolation_level,
+            check_crcs=self.check_crcs,
             fetch_max_bytes=kafka.fetch_max_bytes,
             max_partition_fetch_bytes=kafka.max_partition_fetch_bytes,
         )
@@ -284,7 +311,8 @@ class OutputTail:
         while True:
             try:
                 batch = await self._consumer.getmany(timeout_ms=200)
-            except KafkaError:
+            except KafkaError as error:
+                self.last_error = error
                 await asyncio.sleep(0.2)  # the broker is down on purpose; keep following
                 continue
             now = time.monotonic()
@@ -303,7 +331,10 @@ class OutputTail:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 counts = dict(self.counts)
-                raise TimeoutError(f"output tail: condition not met in {within:.0f}s (counts {counts})")
+                raise TimeoutError(
+                    f"output tail: condition not met in {within:.0f}s "
+                    f"(counts {counts}, last error {self.last_error!r})"
+                )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 1.0))

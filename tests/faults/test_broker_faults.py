@@ -7,12 +7,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from service.harness import MockCluster
-from service.settings import Settings
 
 from .checker import check
 from .corpus import make_inputs
@@ -20,7 +18,8 @@ from .harness import (
     Feeder,
     OutputTail,
     ServiceProcess,
-    fault_config,
+    mock_config,
+    mock_topics,
     produce_items,
     record_figures,
     settings_of,
@@ -45,24 +44,6 @@ ILLEGAL_GENERATION = 22
 UNKNOWN_MEMBER_ID = 25
 UNKNOWN_SERVER_ERROR = -1
 PRODUCE, FETCH, OFFSET_COMMIT = 0, 1, 8
-
-
-def mock_topics(cluster: MockCluster, settings: Settings, leader: int | None = None) -> None:
-    """Create every topic through the mock API (it has no CreateTopics), optionally on one leader."""
-    topics = settings.topics
-    for name in topics.all():
-        cluster.create_topic(name, topics.partitions, 1)
-        if leader is not None:
-            for partition in range(topics.partitions):
-                cluster.set_partition_leader(name, partition, leader)
-
-
-def mock_config(
-    cluster: MockCluster, unique: str, tmp_path: Path, **sections: dict[str, Any]
-) -> dict[str, Any]:
-    # The mock cluster answers slower than a real broker: shorter timeouts keep a failed request short.
-    kafka = {"request_timeout_ms": 10_000, **sections.pop("kafka", {})}
-    return fault_config(cluster.bootstrap_servers, unique, tmp_path, kafka=kafka, **sections)
 
 
 async def test_partition_leader_down_mid_stream(
