@@ -27,6 +27,7 @@ from .gazetteer import (
     Place,
 )
 from .matcher import Hit
+from .trusted import trusted
 
 WEIGHTS = {
     DATELINE_STATE: 0.5,
@@ -176,18 +177,20 @@ def summarize(items: list[Evidence], headline_end: int) -> list[CountryMention]:
         else:
             role = CountryRole.MENTIONED
         out.append(
-            # Validated: pydantic-core checks these few fields faster than model_construct copies them.
-            CountryMention(
-                alpha2=alpha2,
-                alpha3=code.alpha3,
-                numeric=code.numeric,
-                name=code.name,
-                mentions=tally.mentions,
-                first_offset=tally.first_offset,
-                in_headline=tally.in_headline,
-                in_dateline=tally.in_dateline,
-                salience=salience,
-                role=role,
+            trusted(
+                CountryMention,
+                {
+                    "alpha2": alpha2,
+                    "alpha3": code.alpha3,
+                    "numeric": code.numeric,
+                    "name": code.name,
+                    "mentions": tally.mentions,
+                    "first_offset": tally.first_offset,
+                    "in_headline": tally.in_headline,
+                    "in_dateline": tally.in_dateline,
+                    "salience": salience,
+                    "role": role,
+                },
             )
         )
     out.sort(key=lambda m: (-m.salience, m.first_offset, m.alpha2))

@@ -12,6 +12,7 @@ from .gazetteer import country_forms, load_geodata
 from .leaders import LeaderResolver, build_people, leader_forms
 from .matcher import Matcher
 from .registry import Registry, load_registry
+from .trusted import trusted
 
 # Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
 ENRICHER_VERSION = "enrich-1.0"
@@ -84,24 +85,16 @@ class Enricher:
 
 
 ENRICHER_FIELDS = frozenset(("countries", "leaders", "registry_version", "enricher_version"))
-_set = object.__setattr__
 
 
 def _enriched(article: CanonicalArticle, added: dict[str, object]) -> EnrichedArticle:
-    """The article plus the enricher's fields, built the way pydantic's own `model_copy` builds a copy.
+    """The article plus the enricher's fields; the article was validated, `added` is ours.
 
-    Every value is already valid (the article was validated, `added` is built from validated
-    models), so nothing is re-validated; `model_construct` would re-walk all ~35 fields per
-    article (~9 us, 8% of the stage). EnrichedArticle must add only ENRICHER_FIELDS to
-    CanonicalArticle and have no post-init hook: a unit test pins both down.
+    EnrichedArticle must add only ENRICHER_FIELDS to CanonicalArticle and have no
+    post-init hook: a unit test pins both down.
     """
-    values = {**article.__dict__, **added}  # __dict__ is exactly the fields (extra="forbid")
-    enriched = EnrichedArticle.__new__(EnrichedArticle)
-    _set(enriched, "__dict__", values)
-    _set(enriched, "__pydantic_fields_set__", set(values))
-    _set(enriched, "__pydantic_extra__", None)
-    _set(enriched, "__pydantic_private__", None)
-    return enriched
+    # __dict__ is exactly the fields, in order (extra="forbid"); dict(article) costs ~7 us more.
+    return trusted(EnrichedArticle, {**article.__dict__, **added})
 
 
 def _dateline_text(dateline: Dateline | None, located: str | None) -> str:

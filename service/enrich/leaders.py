@@ -20,6 +20,7 @@ from ..models import LeaderMention, LeaderResolution
 from .gazetteer import COUNTRY, Place
 from .matcher import Case, Entry, Hit
 from .registry import RegistryEntry
+from .trusted import trusted
 
 PERSON, TITLE = "person", "title"
 # Name order is family name first in these countries' English-language copy.
@@ -205,16 +206,19 @@ class LeaderResolver:
                 entry.first_offset = min(entry.first_offset, hits[index].start)
                 consumed.add(index)
         mentions = [
-            LeaderMention(  # validated: faster than model_construct for a few fields
-                wikidata_id=f.person.wikidata_id,
-                name=f.person.name,
-                country=f.term.country,
-                office=f.term.office,
-                role=f.term.role,
-                in_office=f.in_office,
-                mentions=f.mentions,
-                first_offset=f.first_offset,
-                resolved_by=f.resolved_by,
+            trusted(
+                LeaderMention,
+                {
+                    "wikidata_id": f.person.wikidata_id,
+                    "name": f.person.name,
+                    "country": f.term.country,
+                    "office": f.term.office,
+                    "role": f.term.role,
+                    "in_office": f.in_office,
+                    "mentions": f.mentions,
+                    "first_offset": f.first_offset,
+                    "resolved_by": f.resolved_by,
+                },
             )
             for f in sorted(article.found.values(), key=lambda f: f.first_offset)
             # People without a verified QID are recognised (so their surname is not

@@ -115,6 +115,20 @@ def test_enriched_article_validates_from_its_dump(
     assert [repr(getattr(again, f)) for f in built] == [repr(getattr(enriched, f)) for f in built]
 
 
+@pytest.mark.parametrize(("headline", "body", "when", "dateline"), ROUND_TRIP_SAMPLES)
+def test_output_models_hold_every_field_in_order(
+    enricher: Enricher, headline: str, body: str, when: datetime, dateline: Dateline | None
+) -> None:
+    """Models built without validation hold every field, in declaration order, all marked as set."""
+    enriched = enricher.enrich(_article(headline, body, when, dateline))
+    models = (enriched, *enriched.countries, *enriched.leaders)
+    assert enriched.countries or dateline is None
+    for model in models:
+        fields = list(type(model).model_fields)
+        assert list(model.__dict__) == fields
+        assert model.model_fields_set == set(fields)
+
+
 def test_enriched_article_is_what_model_construct_builds(enricher: Enricher) -> None:
     """The fast construction equals model_construct field for field, including the fields-set."""
     article = _article(SEED_HEADLINE, SEED_BODY, datetime(2022, 9, 15, tzinfo=UTC))
