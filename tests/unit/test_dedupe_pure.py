@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
+from datasketch import MinHash
 
 from service.dedupe.decide import (
     Candidate,
@@ -22,14 +24,18 @@ from service.dedupe.decide import (
 )
 from service.dedupe.index import BandIndex
 from service.dedupe.minhash import (
+    SCHEME,
+    SEED,
     band_key_matrix,
     band_keys,
     estimated_jaccard,
     from_bytes,
     lsh_params,
+    shingle_hashes,
     shingles,
     signature,
     to_bytes,
+    words,
 )
 from service.dedupe.samples import XI_ALIYEV, XI_ALIYEV_REPRINT, XI_PUTIN
 from service.dedupe.testing import BASE_TIME, make_article
@@ -69,6 +75,34 @@ def test_signature_is_deterministic_and_round_trips_through_bytes() -> None:
     assert np.array_equal(first, second)
     assert len(to_bytes(first)) == 256
     assert np.array_equal(from_bytes(to_bytes(first)), first)
+
+
+def test_signature_equals_datasketch_affine32_over_the_shingle_hashes() -> None:
+    """The numpy MinHash gives datasketch's values bit for bit, so stored signatures stay comparable."""
+    for text in (XI_ALIYEV, XI_PUTIN, "Über-Straße: ÉTÉ 2022 à Zürich", "one", "a b a b a b"):
+        for size, perms in ((3, 128), (2, 64)):
+            ours = signature(text, shingle_size=size, num_perm=perms)
+            reference = MinHash(num_perm=perms, seed=SEED, scheme=SCHEME, hashfunc=lambda v: v)
+            reference.update_batch(shingle_hashes(text, size))
+            assert ours is not None
+            assert np.array_equal(ours, reference.hashvalues)
+
+
+def test_signature_values_are_pinned() -> None:
+    """Word hashing and shingle mixing never change silently: stored state would stop matching."""
+    sig = signature(XI_ALIYEV, shingle_size=3, num_perm=128)
+    assert sig is not None
+    assert sig[:6].tolist() == [8154705, 31103427, 32641699, 20376013, 35149340, 36943135]
+
+
+def test_ascii_tokens_equal_the_unicode_word_regex() -> None:
+    """The ASCII fast path splits exactly where `\\w+` does: underscores, digits, controls, markup."""
+    for text in (
+        "snake_case x1 3.5% U.S.-based <b>Bold</b>\tTab\x1cFS\x00nul ~`!@#$^&*()=+[]{}|;:'\",./?",
+        "MIXED Case, punctuation... and\nnew lines\r\n",
+        "Ünïcödé falls back: Straße ΣΑΣ",
+    ):
+        assert words(text) == re.findall(r"\w+", text.casefold())
 
 
 def test_estimated_jaccard_separates_reprint_from_other_meeting() -> None:
