@@ -71,20 +71,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     enricher = load_enricher(EnrichSettings())
-    print(f"start-up (registry, gazetteer, automata): {time.perf_counter() - started:.2f} s")
+    print(
+        f"start-up (registry, gazetteer, automata): {time.perf_counter() - started:.2f} s "
+        f"({time.process_time() - started_cpu:.2f} s CPU)"
+    )
     articles = _articles(args.shared, args.articles)
     size = sum(len(a.headline) + len(a.body_text) for a in articles) / len(articles)
-    best = 0.0
+    best = best_cpu = 0.0
     for _ in range(args.rounds):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for article in articles:
             enricher.enrich(article)
-        elapsed = time.perf_counter() - started
+        elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
         best = max(best, len(articles) / elapsed)
+        best_cpu = max(best_cpu, len(articles) / elapsed_cpu)
+    # CPU time as well: on a busy host the wall clock also counts time spent waiting for a core.
     print(
-        f"{len(articles)} articles of {size:.0f} chars; best of {args.rounds} rounds: {best:,.0f} articles/s"
+        f"{len(articles)} articles of {size:.0f} chars; best of {args.rounds} rounds: {best:,.0f} articles/s "
+        f"({best_cpu:,.0f} per CPU second)"
     )
     return 0
 
