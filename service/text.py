@@ -55,7 +55,13 @@ def clean_line(text: str) -> str:
     """One paragraph or field: entities, mojibake, invisible characters, and whitespace on one line."""
     text = unescape(text)
     text = fix_encoding(text)
-    text = _INVISIBLE.sub("", text)
+    # Every character _INVISIBLE removes is non-printable, and so is every whitespace character
+    # but the plain space: printable text is clean once it has no double, leading or trailing space.
+    if text.isprintable():
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+    else:
+        text = _INVISIBLE.sub("", text)
     # str.split() splits on exactly the whitespace left once _INVISIBLE has run (tab, newline,
     # no-break and typographic spaces); a regex sub would replace every single space instead.
     return " ".join(text.split())
@@ -73,7 +79,7 @@ def clean_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> list[str]:
     """Clean each paragraph; a paragraph holding blank lines is split; empty ones are dropped."""
     out: list[str] = []
     for paragraph in paragraphs:
-        for part in _BLANK_LINES.split(paragraph):
+        for part in _BLANK_LINES.split(paragraph) if "\n" in paragraph else (paragraph,):
             cleaned = clean_line(part)
             if cleaned:
                 out.append(cleaned)
