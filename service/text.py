@@ -67,6 +67,14 @@ def clean_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def collapse_spaces(text: str) -> str:
+    """`" ".join(text.split())`, without a string per word when the text is already collapsed."""
+    # The plain space is the only printable whitespace character (see clean_line).
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
 def clean_optional(text: str | None) -> str | None:
     """`clean_line` for optional fields: empty results become None."""
     if text is None:

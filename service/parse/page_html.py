@@ -16,6 +16,7 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import Caption, ParsedItem, WireFormat
+from ..text import collapse_spaces
 from . import page_rules
 
 _REMOVE = "script, style, noscript, template, iframe, svg, nav, header, footer, aside, form, button, select"
@@ -28,20 +29,34 @@ _BLOCKS = "p, h2, h3, h4, h5, h6, li, blockquote, pre"
 _CREDIT_SELECTOR = ".credit, .caption-credit, .photo-credit, [class*=credit]"
 
 
-def _meta(tree: LexborHTMLParser, *names: str) -> str | None:
+def _meta_index(tree: LexborHTMLParser) -> dict[str, str | None]:
+    """The content of the first <meta> (document order) carrying each property/name/itemprop value.
+
+    One pass instead of a `meta[property=x], meta[name=x], meta[itemprop=x]` query per name
+    (values compare case-sensitively there too).
+    """
+    index: dict[str, str | None] = {}
+    for node in tree.css("meta"):
+        attributes = node.attributes
+        for key in ("property", "name", "itemprop"):
+            value = attributes.get(key)
+            if value is not None and value not in index:
+                index[value] = attributes.get("content")
+    return index
+
+
+def _meta(index: dict[str, str | None], *names: str) -> str | None:
     for name in names:
-        node = tree.css_first(f'meta[property="{name}"], meta[name="{name}"], meta[itemprop="{name}"]')
-        if node is not None:
-            content = node.attributes.get("content")
-            if content and content.strip():
-                return content.strip()
+        content = index.get(name)
+        if content and content.strip():
+            return content.strip()
     return None
 
 
 def _text(node: LexborNode | None) -> str | None:
     if node is None:
         return None
-    text = " ".join(node.text(deep=True, separator=" ").split())
+    text = collapse_spaces(node.text(deep=True, separator=" "))
     return text or None
 
 
@@ -74,15 +89,16 @@ def parse_html_page(text: str) -> list[ParsedItem]:
     """One item from an HTML article page."""
     tree = LexborHTMLParser(text)
     html_node = tree.css_first("html")
+    meta = _meta_index(tree)
     title = (
-        _meta(tree, "og:title", "twitter:title", "headline")
+        _meta(meta, "og:title", "twitter:title", "headline")
         or _text(tree.css_first("h1"))
         or _text(tree.css_first("title"))
     )
     canonical = tree.css_first('link[rel="canonical"]')
-    item_id = (canonical.attributes.get("href") if canonical is not None else None) or _meta(tree, "og:url")
-    published = _meta(tree, "article:published_time", "datePublished", "pubdate", "date", "dc.date")
-    modified = _meta(tree, "article:modified_time", "dateModified", "og:updated_time", "last-modified")
+    item_id = (canonical.attributes.get("href") if canonical is not None else None) or _meta(meta, "og:url")
+    published = _meta(meta, "article:published_time", "datePublished", "pubdate", "date", "dc.date")
+    modified = _meta(meta, "article:modified_time", "dateModified", "og:updated_time", "last-modified")
     time_node = tree.css_first("time[datetime]")
     if published is None and time_node is not None:
         published = time_node.attributes.get("datetime")
@@ -105,22 +121,24 @@ def parse_html_page(text: str) -> list[ParsedItem]:
     if not body:
         body = _trafilatura_paragraphs(text)
     lang = html_node.attributes.get("lang") if html_node is not None else None
+    # The rest reads <meta> after the removals above, as a query at this point would.
+    meta = _meta_index(tree)
     return [
         ParsedItem(
             format=WireFormat.HTML_PAGE,
             item_id=item_id,
-            source=_meta(tree, "og:site_name", "publisher", "dc.publisher") or parts.source,
+            source=_meta(meta, "og:site_name", "publisher", "dc.publisher") or parts.source,
             headline=headline,
             body_paragraphs=tuple(body),
-            byline=_meta(tree, "author", "article:author", "byl") or parts.byline,
+            byline=_meta(meta, "author", "article:author", "byl") or parts.byline,
             dateline=parts.dateline,
             firstcreated=published or parts.published or parts.caption_date,
             versioncreated=modified or parts.updated,
             page_dates=tuple(parts.page_dates),
-            language=lang or _meta(tree, "og:locale", "language", "content-language"),
-            section=_meta(tree, "article:section") or parts.section,
+            language=lang or _meta(meta, "og:locale", "language", "content-language"),
+            section=_meta(meta, "article:section") or parts.section,
             keywords=tuple(
-                k.strip() for k in (_meta(tree, "keywords", "news_keywords") or "").split(",") if k.strip()
+                k.strip() for k in (_meta(meta, "keywords", "news_keywords") or "").split(",") if k.strip()
             ),
             captions=tuple(captions) + tuple(Caption(text=t, credit=c) for t, c in parts.captions),
         )

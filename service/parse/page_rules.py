@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..dates import parse_date
+from ..text import collapse_spaces
 from .places import WIRE_DATELINE, find_place
 
 _BREADCRUMB_SEP = re.compile(r"\s*(?:>|›|»|/|\|)\s*")
@@ -181,7 +182,7 @@ def _is_label(block: str) -> bool:
 
 
 def _norm(block: str) -> str:
-    return _norm_collapsed(" ".join(block.split()))
+    return _norm_collapsed(collapse_spaces(block))
 
 
 def _norm_collapsed(block: str) -> str:
@@ -195,7 +196,7 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
     headline_key = _norm(headline) if headline is not None else None
     kept: list[str] = []
     for raw_block in blocks:
-        block = " ".join(raw_block.split())
+        block = collapse_spaces(raw_block)
         if not block:
             continue
         if is_breadcrumb(block) or is_ui(block):

@@ -35,6 +35,12 @@ def test_clean_line_collapses_whitespace_as_the_regex_did() -> None:
         assert text.clean_line(value) == _old_clean_line(value), repr(value)
 
 
+def test_collapse_spaces_is_split_and_join() -> None:
+    """collapse_spaces returns what ' '.join(text.split()) returns, for any mix of spaces."""
+    for value in _random_strings(seed=5, count=20000, size=16):
+        assert text.collapse_spaces(value) == " ".join(value.split()), repr(value)
+
+
 def test_caption_precheck_never_hides_a_credit() -> None:
     """caption_of finds a trailing credit exactly when a plain search of the pattern does."""
     endings = ["", ")", ") .", ").", ")\n", ") x", " (AP Photo/Evan Vucci)", " (Xinhua/Li Ming) ."]
