@@ -96,5 +96,8 @@ def clean_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> list[str]:
 
 def split_blocks(text: str) -> list[str]:
     """Split plain text into paragraphs on blank lines (line breaks inside one are kept)."""
+    if "\n" not in text and "\r" not in text:  # one block: no regex split needed
+        text = text.strip()
+        return [text] if text else []
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return [block.strip() for block in _BLANK_LINES.split(text) if block.strip()]

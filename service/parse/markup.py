@@ -92,6 +92,10 @@ def _has_block_child(element: etree._Element) -> bool:
 
 
 def _walk(element: etree._Element, out: list[str], skip: frozenset[str]) -> None:
+    if not len(element):  # a leaf (most <p>): its text is all there is
+        if element.text and local(element.tag) not in skip:
+            out.extend(split_blocks(element.text))
+        return
     if not _has_block_child(element):
         out.extend(split_blocks("".join(_inline_text(element, skip))))
         return
