@@ -39,9 +39,7 @@ def _texts() -> list[str]:
     ranges = ((32, 127), (0xC0, 0x250), (0x400, 0x500), (0x600, 0x700), (0x4E00, 0x4F00), (0x3040, 0x30FF))
     for _ in range(400):
         texts.append(bytes(rng.randrange(256) for _ in range(rng.randint(0, 40))).decode("latin-1"))
-        texts.append(
-            "".join(chr(rng.randrange(*rng.choice(ranges))) for _ in range(rng.randint(1, 300)))
-        )
+        texts.append("".join(chr(rng.randrange(*rng.choice(ranges))) for _ in range(rng.randint(1, 300))))
     return texts
 
 
