@@ -29,8 +29,8 @@ pytestmark = pytest.mark.integration
 
 LEADER = 1
 # The issue asks for 30 s; the suite uses a shorter outage to stay fast and
-# `tools/fault_broker_outage.py` (or WIRE_INGEST_FAULT_OUTAGE_SECONDS=30) runs the full one.
-OUTAGE_SECONDS = float(os.environ.get("WIRE_INGEST_FAULT_OUTAGE_SECONDS", "8"))
+# `FAULT_OUTAGE_SECONDS=30 pytest tests/faults/test_broker_faults.py -k leader` runs the full one.
+OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "8"))
 
 # Kafka error codes (librdkafka's rd_kafka_resp_err_t for broker errors).
 NOT_LEADER_OR_FOLLOWER = 6

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 
 class RedisServer:
-    """A redis-server of the test's own on a free port, persisting to an append-only file so a restart keeps state."""
+    """A redis-server of the test's own on a free port; its append-only file keeps state across restarts."""
 
     def __init__(self, directory: Path) -> None:
         self.port = free_port()
@@ -39,9 +39,9 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary is not None, "redis-server is required (make services installs it)"
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always"]
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"]
-            + ["--appendfsync", "always", "--dir", str(self.directory)],
+            [binary, "--port", str(self.port), *options, "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
