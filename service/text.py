@@ -87,6 +87,18 @@ def clean_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> list[str]:
     """Clean each paragraph; a paragraph holding blank lines is split; empty ones are dropped."""
     out: list[str] = []
     for paragraph in paragraphs:
+        # Most wire paragraphs are clean already: printable ASCII, no entity, spaces collapsed.
+        if (
+            paragraph.isascii()
+            and paragraph.isprintable()
+            and "&" not in paragraph
+            and "  " not in paragraph
+            and paragraph[:1] != " "
+            and paragraph[-1:] != " "
+        ):
+            if paragraph:
+                out.append(paragraph)
+            continue
         for part in _BLANK_LINES.split(paragraph) if "\n" in paragraph else (paragraph,):
             cleaned = clean_line(part)
             if cleaned:

@@ -60,7 +60,7 @@ def detect(text: str) -> WireFormat:
     if first in "{[":
         return WireFormat.ENVELOPE if _ENVELOPE_KEY.search(head) else WireFormat.NINJS
     if first == "<":
-        if FORBIDDEN_XML_TEXT.search(head):
+        if "<!" in head and FORBIDDEN_XML_TEXT.search(head):
             raise ParseError(
                 ReasonCode.FORBIDDEN_XML, "XML with a DTD internal subset or entity declarations"
             )

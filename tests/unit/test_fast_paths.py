@@ -35,6 +35,14 @@ def test_clean_line_collapses_whitespace_as_the_regex_did() -> None:
         assert text.clean_line(value) == _old_clean_line(value), repr(value)
 
 
+def test_clean_paragraphs_fast_path_matches_clean_line() -> None:
+    """Paragraphs taken as they are give what cleaning each blank-line-separated part gives."""
+    values = [*_random_strings(seed=13, count=20000, size=24), "Plain clean text.", "", " lead", "a  b"]
+    for value in values:
+        expected = [c for part in text._BLANK_LINES.split(value) if (c := _old_clean_line(part))]
+        assert text.clean_paragraphs([value]) == expected, repr(value)
+
+
 def test_collapse_spaces_is_split_and_join() -> None:
     """collapse_spaces returns what ' '.join(text.split()) returns, for any mix of spaces."""
     for value in _random_strings(seed=5, count=20000, size=16):
