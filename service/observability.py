@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO, cast
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import structlog
@@ -210,6 +210,20 @@ class HttpEndpoint:
 # ---------------------------------------------------------------- logging
 
 
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is now, not the stream that was current at configuration.
+
+    Loggers are cached on first use; holding on to a replaced stream (a test runner's
+    capture, a closed pipe) would make logging fail with "I/O operation on closed file".
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Configure structlog once: JSON lines for machines, a console renderer for people.
 
@@ -228,7 +242,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
     # aiokafka logs through the standard library; keep its warnings, in the same stream.
