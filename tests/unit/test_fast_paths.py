@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 from dateutil import parser as dateutil_parser
+from ftfy.badness import MOJIBAKE_CATEGORIES, is_bad
 
 from service import dates, text
 from service.parse import page_rules
@@ -41,6 +42,35 @@ def test_clean_paragraphs_fast_path_matches_clean_line() -> None:
     for value in values:
         expected = [c for part in text._BLANK_LINES.split(value) if (c := _old_clean_line(part))]
         assert text.clean_paragraphs([value]) == expected, repr(value)
+
+
+def test_mojibake_check_agrees_with_ftfy() -> None:
+    """looks_like_mojibake answers as ftfy's is_bad on text dense in the characters it weighs."""
+    listed = sorted(text._mojibake_chars().pattern)
+    rng = random.Random(21)
+    pool = [*listed, *"abcXYZ .,?!\n\t", "é", "ü", "中", "\u2009", "Ã", "Â", "“", "”", "’", "—"]
+    verdicts = set()
+    for _ in range(100000):
+        value = "".join(rng.choice(pool) for _ in range(rng.randint(1, 10)))
+        value = "x" * rng.randint(0, 3) + value + " y" * rng.randint(0, 3)
+        verdict = is_bad(value)
+        verdicts.add(verdict)
+        assert text.looks_like_mojibake(value) == verdict, repr(value)
+    assert verdicts == {True, False}
+
+
+def test_mojibake_check_on_wire_prose() -> None:
+    """Typographic quotes and dashes in real copy are not mojibake; UTF-8 read as cp1252 is."""
+    prose = "“We will work with partners,” the minister said — the SCO’s first summit since 2019."
+    assert text.looks_like_mojibake(prose) is is_bad(prose) is False
+    broken = prose.encode("utf-8").decode("cp1252", errors="replace")
+    assert text.looks_like_mojibake(broken) is is_bad(broken) is True
+
+
+def test_mojibake_characters_are_all_in_the_basic_plane() -> None:
+    """Every character ftfy's categories name lies below U+10000, where the class is built from."""
+    listed = re.compile("[" + "".join(MOJIBAKE_CATEGORIES.values()) + "]")
+    assert not any(listed.match(chr(code)) for code in range(0x10000, 0x110000, 1))
 
 
 def test_collapse_spaces_is_split_and_join() -> None:
