@@ -33,13 +33,26 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
+def _expand(character_class: str) -> set[str]:
+    """The characters of a regex class body (ranges expanded); ftfy's all lie below U+10000."""
+    pattern = re.compile("[" + character_class + "]")
+    return {chr(code) for code in range(0x80, 0x10000) if pattern.match(chr(code))}
+
+
 @cache
-def _mojibake_chars() -> re.Pattern[str]:
-    """Every non-ASCII character ftfy's BADNESS_RE names, as one character class."""
-    listed = re.compile("[" + "".join(MOJIBAKE_CATEGORIES.values()) + "]")
-    chars = {c for c in BADNESS_RE.pattern if not c.isascii()}
-    chars.update(chr(code) for code in range(0x80, 0x10000) if listed.match(chr(code)))
-    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+def _mojibake_chars() -> tuple[re.Pattern[str], frozenset[str]]:
+    """Every non-ASCII character ftfy's BADNESS_RE names (as one class), and those that can
+    follow the ASCII or whitespace character some of its alternatives start with."""
+    chars = _expand("".join(MOJIBAKE_CATEGORIES.values()))
+    chars.update(c for c in BADNESS_RE.pattern if not c.isascii())
+    # "[a-zA-Z][Greek/Cyrillic]", "\s[upper accented]", "[a-z][upper accented]", "[a-z]\s?[ÃÂ]",
+    # "[a-z.,?!]Â": the only alternatives that do not start on one of `chars`.
+    leads = _expand(
+        MOJIBAKE_CATEGORIES["lower_common"]
+        + MOJIBAKE_CATEGORIES["upper_common"]
+        + MOJIBAKE_CATEGORIES["upper_accented"]
+    )
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]"), frozenset(leads)
 
 
 def looks_like_mojibake(text: str) -> bool:
@@ -47,12 +60,16 @@ def looks_like_mojibake(text: str) -> bool:
 
     BADNESS_RE tries ~40 alternatives at every position (~0.3 µs a character: 80 µs for a
     paragraph with curly quotes). Each alternative holds a character of `_mojibake_chars` and
-    starts on it or at most two characters before it, so only those positions are tried.
+    starts on it, or one character before it (two for "[a-z]\\s[ÃÂ]") when it is a letter
+    that such an alternative names; only those positions are tried.
     """
+    chars, leads = _mojibake_chars()
     tried = -1
-    for match in _mojibake_chars().finditer(text):
+    for match in chars.finditer(text):
         position = match.start()
-        for start in range(max(position - 2, tried + 1), position + 1):
+        char = match.group()
+        back = 2 if char in "ÃÂ" else 1 if char in leads else 0
+        for start in range(max(position - back, tried + 1), position + 1):
             if BADNESS_RE.match(text, start):
                 return True
         tried = position
