@@ -206,7 +206,7 @@ def account(
             report.redeliveries[out.destination] += len(outs) - 1
         if out.destination == "canonical":
             canonical_events.add(out.identity)
-        if item is None:
+        if item is None or item.kind == "hostile":
             continue
         if item.kind == "bad" and out.destination != "dlq":
             report.misrouted.append(f"{key}: bad item ended on {out.destination}")
@@ -214,7 +214,7 @@ def account(
             report.misrouted.append(f"{key}: {item.kind} item dead-lettered ({out.identity.split(':')[0]})")
         elif out.destination == "canonical":
             published[item.group].add(key)
-    for group in sorted({item.group for item in items.values() if item.kind != "bad"}):
+    for group in sorted({item.group for item in items.values() if item.kind not in ("bad", "hostile")}):
         keys = published.get(group, set())
         if len(keys) != 1:
             report.misrouted.append(f"story {group} published by {len(keys)} records: {sorted(keys)[:3]}")

@@ -7,6 +7,8 @@ Each input record carries its identity as the Kafka key. Kinds:
 * ``resend``: the exact bytes of an earlier good item under another key -> duplicates topic
   (or canonical, if it happens to be processed before its original: one of the group is);
 * ``near``: the body of an earlier good item under another URI and headline -> same rule.
+* ``hostile``: an input built to break the parser (see hostile.py) -> the dead-letter topic or
+  a valid event, whichever; only where it ended must be one place.
 
 Bodies are random words from a large made-up vocabulary, so two unrelated items never look
 alike to the near-duplicate detector.
@@ -20,7 +22,7 @@ from typing import Literal
 
 import orjson
 
-Kind = Literal["good", "bad", "resend", "near"]
+Kind = Literal["good", "bad", "resend", "near", "hostile"]
 
 _SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
