@@ -277,6 +277,8 @@ class OutputTail:
         self.sources: set[tuple[int, int]] = set()
         self.arrivals: list[float] = []  # monotonic arrival time of each message
         self.stamps: list[float] = []  # each message's own timestamp (producer wall clock, seconds)
+        # Output timestamps per raw partition they came from (canonical/duplicates/dlq only).
+        self.partition_stamps: dict[int, list[float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
@@ -321,7 +323,10 @@ class OutputTail:
                 self.arrivals.extend([now] * len(records))
                 self.stamps.extend(record.timestamp / 1000 for record in records)
                 if tp.topic != self.settings.topics.enriched:
-                    self.sources.update(source_of(record.value or b"{}") for record in records)
+                    for record in records:
+                        source = source_of(record.value or b"{}")
+                        self.sources.add(source)
+                        self.partition_stamps.setdefault(source[0], []).append(record.timestamp / 1000)
             if batch:
                 self._changed.set()
 
@@ -346,6 +351,20 @@ class OutputTail:
         fast the tail itself reads, and a killed process cannot have produced after it died.
         """
         return min((t for t in self.stamps if t > wall_time), default=None)
+
+    def every_partition_produced_after(self, wall_time: float, partitions: Iterable[int]) -> float | None:
+        """Wall-clock time by which output from every raw partition was produced after `wall_time`.
+
+        None while some partition has produced nothing since: the moment all of them are being
+        worked on again, e.g. after the member that owned some of them was killed.
+        """
+        latest = wall_time
+        for partition in partitions:
+            after = [t for t in self.partition_stamps.get(partition, ()) if t > wall_time]
+            if not after:
+                return None
+            latest = max(latest, min(after))
+        return latest
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
