@@ -2,10 +2,10 @@
 
 A dict of sets (what datasketch's MinHashLSH keeps) costs a few hundred bytes
 per band entry in CPython; here a merged entry is 12 bytes (int64 key, int32
-slot) or 16 with 64-bit slots. Keys live in one sorted array (one vectorised
-binary search per lookup) plus a small dict that takes inserts and is merged
-into the sorted part when it grows, so a lookup never scans the recent
-entries. Removed slots are filtered on read and dropped at the next merge;
+slot) or 16 with 64-bit slots. Keys live in a few sorted runs (a directory
+search each per lookup) plus a small dict that takes inserts and is folded
+into the runs when it grows, so a lookup never scans the recent entries.
+Removed slots are filtered on read and dropped at the next merge;
 `take_purged` hands them back once no entry refers to them, so a caller may
 reuse them.
 """
@@ -91,15 +91,10 @@ class _Run:
 class BandIndex:
     def __init__(self, merge_at: int = 1 << 16, *, slot_dtype: type[np.signedinteger] = np.int64) -> None:
         self._slot_dtype = slot_dtype
-        # Two sorted runs: `_keys` (large) and `_mid` (at most a quarter of it), so
-        # folding the tail in costs O(mid), not O(everything), and a lookup is two
-        # binary searches.
-        self._keys: Int64s = np.empty(0, dtype=np.int64)
-        self._slots: Slots = np.empty(0, dtype=slot_dtype)
-        self._mid_keys: Int64s = np.empty(0, dtype=np.int64)
-        self._mid_slots: Slots = np.empty(0, dtype=slot_dtype)
-        self._main_run = _Run(self._keys, self._slots)
-        self._mid_run = _Run(self._mid_keys, self._mid_slots)
+        # Sorted runs, largest first, each at most a quarter of the one before:
+        # folding new entries in rewrites only the small runs (each entry is
+        # rewritten a few times in all), and a lookup searches a handful of runs.
+        self._runs: list[_Run] = []
         self._tail: dict[int, list[int]] = {}
         self._tail_len = 0
         self._merge_at = merge_at
@@ -118,15 +113,13 @@ class BandIndex:
         self._tail_len += len(keys)
         self._width = max(1, len(keys))
         if self._tail_len >= self._merge_at:
-            self._flush()
+            self._fold(*self._tail_arrays())
 
     def add_many(self, keys: Int64s, slots: Int64s) -> None:
         """Bulk insert: `keys` is (stories, bands), `slots` (stories,); used to rebuild at open."""
         flat_slots = np.repeat(slots.astype(self._slot_dtype), keys.shape[1])
         self._width = max(1, keys.shape[1])
-        self._keys = np.concatenate([self._keys, keys.reshape(-1).astype(np.int64)])
-        self._slots = np.concatenate([self._slots, flat_slots])
-        self.merge()
+        self._fold(keys.reshape(-1).astype(np.int64), flat_slots)
 
     def _tail_arrays(self) -> tuple[Int64s, Slots]:
         keys = np.empty(self._tail_len, dtype=np.int64)
@@ -142,43 +135,41 @@ class BandIndex:
         return keys, slots
 
     @staticmethod
-    def _sorted(keys: Int64s, slots: Slots) -> tuple[Int64s, Slots]:
+    def _sorted(keys: Int64s, slots: Slots) -> _Run:
         # Stable argsort is timsort: concatenated sorted runs merge in linear time.
         order = np.argsort(keys, kind="stable")
-        return keys[order], slots[order]
+        return _Run(keys[order], slots[order])
 
-    def _flush(self) -> None:
-        """Fold the tail into the mid run, and the mid run into the main one when it has grown."""
-        tail_keys, tail_slots = self._tail_arrays()
-        self._mid_keys, self._mid_slots = self._sorted(
-            np.concatenate([self._mid_keys, tail_keys]), np.concatenate([self._mid_slots, tail_slots])
-        )
-        if self._mid_keys.shape[0] * 4 > self._keys.shape[0]:
-            self.merge()
-        else:
-            self._mid_run = _Run(self._mid_keys, self._mid_slots)
+    def _fold(self, keys: Int64s, slots: Slots) -> None:
+        """New entries become a run; runs that grew past a quarter of their predecessor merge into it."""
+        runs = self._runs
+        runs.append(self._sorted(keys, slots))
+        while len(runs) > 1 and runs[-1].keys.shape[0] * 4 > runs[-2].keys.shape[0]:
+            last = runs.pop()
+            before = runs.pop()
+            runs.append(
+                self._sorted(
+                    np.concatenate([before.keys, last.keys]), np.concatenate([before.slots, last.slots])
+                )
+            )
 
     def merge(self) -> None:
-        """Everything into the main run, dropping removed slots."""
+        """Everything into one run, dropping removed slots."""
         tail_keys, tail_slots = self._tail_arrays()
-        keys = np.concatenate([self._keys, self._mid_keys, tail_keys])
-        slots = np.concatenate([self._slots, self._mid_slots, tail_slots])
+        keys = np.concatenate([*(run.keys for run in self._runs), tail_keys])
+        slots = np.concatenate([*(run.slots for run in self._runs), tail_slots])
         if self._dead:
             dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
             alive = ~np.isin(slots, dead)
             keys, slots = keys[alive], slots[alive]
             self._purged.extend(self._dead)
             self._dead.clear()
-        self._keys, self._slots = self._sorted(keys, slots)
-        self._mid_keys = np.empty(0, dtype=np.int64)
-        self._mid_slots = np.empty(0, dtype=self._slot_dtype)
-        self._main_run = _Run(self._keys, self._slots)
-        self._mid_run = _Run(self._mid_keys, self._mid_slots)
+        self._runs = [self._sorted(keys, slots)]
 
     def remove(self, slots: Iterable[int]) -> None:
         self._dead.update(slots)
-        live = (self._keys.shape[0] + self._mid_keys.shape[0] + self._tail_len) // self._width
-        if len(self._dead) * 4 > max(live, 1 << 10):
+        entries = sum(run.keys.shape[0] for run in self._runs) + self._tail_len
+        if len(self._dead) * 4 > max(entries // self._width, 1 << 10):
             self.merge()
 
     def take_purged(self) -> list[int]:
@@ -189,10 +180,10 @@ class BandIndex:
     def lookup(self, keys: Sequence[int]) -> list[int]:
         """Slots sharing at least one key, ascending, each once."""
         found: set[int] = set()
-        if self._keys.shape[0] or self._mid_keys.shape[0]:
+        if self._runs:
             query = np.asarray(keys, dtype=np.int64)
-            self._main_run.search(query, found)
-            self._mid_run.search(query, found)
+            for run in self._runs:
+                run.search(query, found)
         tail = self._tail
         if tail:
             for key in keys:
@@ -206,4 +197,4 @@ class BandIndex:
     @property
     def nbytes(self) -> int:
         # A dict entry, its int key and its list cost about 150 bytes per tail key.
-        return self._main_run.nbytes + self._mid_run.nbytes + 150 * len(self._tail)
+        return sum(run.nbytes for run in self._runs) + 150 * len(self._tail)

@@ -230,6 +230,38 @@ async def test_state_is_bounded_by_max_stories(tmp_path: Path) -> None:
         await dedupe.close()
 
 
+async def test_memory_and_sqlite_decide_a_mixed_stream_alike(tmp_path: Path) -> None:
+    """Reprints, versions, kills, redeliveries and eviction at max_stories: both backends agree."""
+    texts = [(XI_ALIYEV_HEADLINE, XI_ALIYEV), (XI_PUTIN_HEADLINE, XI_PUTIN)]
+    texts += [(XI_ALIYEV_REPRINT_HEADLINE, XI_ALIYEV_REPRINT)] + [("Filler", _filler(n)) for n in range(6)]
+    records: list[CanonicalArticle] = []
+    for n in range(120):
+        headline, body = texts[(n * 7) % len(texts)]
+        article = make_article(
+            source=("a", "b", "c")[n % 3],
+            item_id=f"i-{(n * 5) % 37}",
+            version=str(1 + n % 4),
+            headline=headline,
+            body=body if n % 5 else body.replace("the", "a", 2),
+            versioncreated=BASE_TIME + timedelta(minutes=n),  # distinct: no eviction ties
+            pubstatus=PubStatus.CANCELED if n % 17 == 16 else PubStatus.USABLE,
+            offset=n,
+        )
+        records += [article, article] if n % 9 == 0 else [article]
+    outputs = []
+    for store in (
+        MemoryStore(window_seconds=1e9, max_stories=4),
+        SqliteStore.open(DedupeSettings(max_stories=4, sqlite_path=tmp_path / "mixed.sqlite3")),
+    ):
+        dedupe = Deduplicator(store, DedupeSettings(max_stories=4))
+        outputs.append([(await dedupe.decide(r)).model_dump_json() for r in records])
+        assert dedupe.state_size() == 4
+        await dedupe.close()
+    assert outputs[0] == outputs[1]
+    relations = {o.split('"relation":"')[1].split('"')[0] for o in outputs[0]}
+    assert {"new", "near_duplicate", "update", "stale", "kill"} <= relations
+
+
 class _Racing:
     """Lets two deciders read the same state, then makes both try to commit."""
 
