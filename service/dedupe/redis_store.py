@@ -89,6 +89,31 @@ return redis.call('ZCARD', stories)
 """.replace("EVICT_BATCH", str(_EVICT_BATCH))
 
 
+# One round trip for a content check instead of two (band members, then their
+# signatures). ARGV: 1 key prefix, 2 band tag, then the band keys.
+# Returns member, story_id, sig, vc for each distinct member still stored.
+_CANDIDATES = """
+local prefix, tag = ARGV[1], ARGV[2]
+local seen, out = {}, {}
+for i = 3, #ARGV do
+  local members = redis.call('ZRANGE', prefix .. 'band:' .. tag .. ':' .. ARGV[i], 0, -1)
+  for _, m in ipairs(members) do
+    if not seen[m] then
+      seen[m] = true
+      local row = redis.call('HMGET', prefix .. 'st:' .. m, 'story_id', 'sig', 'vc')
+      if row[1] and row[2] and row[3] then
+        out[#out + 1] = m
+        out[#out + 1] = row[1]
+        out[#out + 1] = row[2]
+        out[#out + 1] = row[3]
+      end
+    end
+  end
+end
+return out
+"""
+
+
 def _outcome_payload(write: Write) -> bytes:
     event, outcome = write.event, write.event.outcome
     claim = event.claim
@@ -130,6 +155,7 @@ class RedisStore:
         self._tag = lsh_params(settings.threshold, settings.num_perm).tag
         self._ttl = max(1, int(settings.window_days * 86_400))
         self._commit_script = client.register_script(_COMMIT)
+        self._candidates_script = client.register_script(_CANDIDATES)
         self._size = 0
 
     @classmethod
@@ -184,24 +210,19 @@ class RedisStore:
         return Snapshot(recorded, item)
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        if not band_keys:
+            return []
+        args = [self._prefix, self._tag, *(self._band(key) for key in band_keys)]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key in band_keys:
-                    pipe.zrange(self._key(f"band:{self._tag}", self._band(key)), 0, -1)
-                bands = await pipe.execute()
-            members = sorted({m.decode() for band in bands for m in band})
-            if not members:
-                return []
-            async with self._client.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.hmget(self._key("st", member), "story_id", "sig", "vc")
-                rows = await pipe.execute()
+            flat = await self._candidates_script(keys=[], args=args)
+        except ResponseError:
+            raise  # a script error is a bug, not an outage
         except RedisError as exc:
             raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
         found = [
-            (float(vc), member, Candidate(member, story.decode(), from_bytes(sig)))
-            for member, (story, sig, vc) in zip(members, rows, strict=True)
-            if story is not None and sig is not None and vc is not None
+            (float(flat[i + 3]), member, Candidate(member, flat[i + 1].decode(), from_bytes(flat[i + 2])))
+            for i in range(0, len(flat), 4)
+            for member in (flat[i].decode(),)
         ]
         return [candidate for _, _, candidate in sorted(found, key=lambda row: (row[0], row[1]))]
 
