@@ -14,6 +14,7 @@ from datetime import datetime
 
 from ..ids import story_id as default_story_id
 from ..models import CanonicalArticle, DedupeInfo, PubStatus, Relation
+from .facts import numbers_agree
 from .minhash import Signature, estimated_jaccard
 
 Method = str  # one of DedupeInfo.method's literals
@@ -93,6 +94,7 @@ class Candidate:
     event_id: str
     story_id: str
     signature: Signature
+    numbers: bytes = b""  # facts.number_mask of the story's text; empty in state written before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,13 +174,17 @@ def decide_by_record(article: CanonicalArticle, snapshot: Snapshot) -> Outcome |
 
 
 def best_match(
-    sig: Signature, candidates: list[Candidate], threshold: float
+    sig: Signature, candidates: list[Candidate], threshold: float, numbers: bytes = b""
 ) -> tuple[Candidate, float] | None:
-    """The most similar candidate at or above `threshold` (earliest-listed wins ties)."""
+    """The most similar candidate at or above `threshold` quoting compatible figures (earliest wins ties)."""
     best: tuple[Candidate, float] | None = None
     for candidate in candidates:
         similarity = estimated_jaccard(sig, candidate.signature)
-        if similarity >= threshold and (best is None or similarity > best[1]):
+        if (
+            similarity >= threshold
+            and (best is None or similarity > best[1])
+            and numbers_agree(numbers, candidate.numbers)
+        ):
             best = (candidate, similarity)
     return best
 

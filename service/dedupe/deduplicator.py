@@ -18,6 +18,7 @@ from .decide import (
     next_item_state,
     timestamp,
 )
+from .facts import number_mask
 from .minhash import LshParams, Signature, band_keys, lsh_params, signature
 from .store import DedupeStore, StoryEntry, Write
 
@@ -49,6 +50,7 @@ class Deduplicator:
         """The article with story_id, supersedes, duplicate_of and dedupe set; the decision is recorded."""
         key = item_key(article)
         sig: Signature | None = None
+        numbers = b""
         sig_done = False
         for _ in range(_MAX_ATTEMPTS):
             snapshot = await self._store.snapshot(article.event_id, key)
@@ -59,6 +61,7 @@ class Deduplicator:
             seen: frozenset[str] = frozenset()
             if (outcome is None or indexes_content(outcome)) and not sig_done:
                 sig, sig_done = self._signature(article), True
+                numbers = number_mask(article_text(article))
             if outcome is None:
                 if sig is not None:
                     checked = tuple(band_keys(sig, self._params))
@@ -67,12 +70,14 @@ class Deduplicator:
                     candidates = [c for c in found if c.event_id != article.event_id]
                     seen = frozenset(c.event_id for c in candidates)
                     outcome = decide_by_content(
-                        article, best_match(sig, candidates, self._settings.threshold)
+                        article, best_match(sig, candidates, self._settings.threshold, numbers)
                     )
                 else:
                     outcome = decide_by_content(article, None)
             if await self._store.commit(
-                self._write(article, key, snapshot, outcome, sig=sig, checked=checked, seen=seen)
+                self._write(
+                    article, key, snapshot, outcome, sig=sig, numbers=numbers, checked=checked, seen=seen
+                )
             ):
                 return outcome.apply(article)
         raise StoreUnavailableError(
@@ -87,6 +92,7 @@ class Deduplicator:
         outcome: Outcome,
         *,
         sig: Signature | None,
+        numbers: bytes,
         checked: tuple[int, ...],
         seen: frozenset[str],
     ) -> Write:
@@ -99,6 +105,7 @@ class Deduplicator:
                 signature=sig,
                 band_keys=checked or tuple(band_keys(sig, self._params)),
                 versioncreated=created,
+                numbers=numbers,
             )
         return Write(
             event=RecordedEvent(article.event_id, Claim.of(article), outcome, created),

@@ -18,6 +18,7 @@ import numpy as np
 from ..models import Relation
 from .columns import IdCodec, KeyMap, OrderQueue, Table
 from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapshot
+from .facts import MASK_BYTES
 from .housekeeping import Watermark
 from .index import BandIndex
 from .store import StoryEntry, Write
@@ -86,6 +87,7 @@ class MemoryStore:
         )
         self._items.add_matrix("hash", 4, np.uint64)
         self._stories = Table({"hi": _I8, "lo": _I8, "shi": _I8, "slo": _I8, "vc": _F8, "seq": _I8})
+        self._stories.add_matrix("num", MASK_BYTES // 8, np.uint64)
         self._event_keys = KeyMap(self._events, "hi", "lo")
         self._item_keys = KeyMap(self._items, "hi", "lo")
         self._odd_events: dict[int, RecordedEvent] = {}
@@ -176,6 +178,7 @@ class MemoryStore:
                 decode(int(c["hi"][slot]), int(c["lo"][slot])),
                 decode(int(c["shi"][slot]), int(c["slo"][slot])),
                 c["sig"][slot].copy(),
+                c["num"][slot].tobytes(),
             )
             for slot in slots
         ]
@@ -306,6 +309,7 @@ class MemoryStore:
         c["vc"][slot] = story.versioncreated
         c["seq"][slot] = self._seq
         c["sig"][slot] = story.signature
+        c["num"][slot] = np.frombuffer(story.numbers.ljust(MASK_BYTES, b"\0")[:MASK_BYTES], dtype=np.uint64)
         self._story_order.push(story.versioncreated, self._seq, slot)
         self._seq += 1
         return slot

@@ -34,7 +34,8 @@ _EVICT_BATCH = 256  # stories evicted per commit at most, to keep each script sh
 #       4 story event_id ("" = none), 5 story_id, 6 signature, 7 versioncreated,
 #       8 ttl seconds, 9 window seconds, 10 max stories, 11 key prefix,
 #       12 band tag, 13 n checked bands, 14 n story bands, 15 observe watermark (0/1),
-#       then the checked band keys, the story band keys, then the seen stories.
+#       16 the story's number mask, then the checked band keys, the story band keys,
+#       then the seen stories.
 _COMMIT = """
 local ev, it, stories, wm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, tag = ARGV[11], ARGV[12]
@@ -43,8 +44,8 @@ if redis.call('EXISTS', ev) == 1 then return -1 end
 local current = redis.call('HGET', it, 'event_id')
 if (current or '') ~= ARGV[2] then return -2 end
 local seen = {}
-for i = 16 + nchecked + nbands, #ARGV do seen[ARGV[i]] = true end
-for i = 16, 15 + nchecked do
+for i = 17 + nchecked + nbands, #ARGV do seen[ARGV[i]] = true end
+for i = 17, 16 + nchecked do
   local members = redis.call('ZRANGE', prefix .. 'band:' .. tag .. ':' .. ARGV[i], 0, -1)
   for _, m in ipairs(members) do
     if not seen[m] and redis.call('EXISTS', prefix .. 'st:' .. m) == 1 then return -3 end
@@ -65,9 +66,9 @@ if ARGV[15] == '1' then
 end
 local cutoff = tonumber(redis.call('GET', wm) or '-inf') - tonumber(ARGV[9])
 if ARGV[4] ~= '' then
-  redis.call('HSET', st, 'story_id', ARGV[5], 'sig', ARGV[6], 'vc', ARGV[7])
+  redis.call('HSET', st, 'story_id', ARGV[5], 'sig', ARGV[6], 'vc', ARGV[7], 'num', ARGV[16])
   redis.call('EXPIRE', st, ttl)
-  for i = 16 + nchecked, 15 + nchecked + nbands do
+  for i = 17 + nchecked, 16 + nchecked + nbands do
     local band = prefix .. 'band:' .. tag .. ':' .. ARGV[i]
     redis.call('ZADD', band, vc, ARGV[4])
     redis.call('ZREMRANGEBYSCORE', band, '-inf', '(' .. cutoff)
@@ -91,7 +92,7 @@ return redis.call('ZCARD', stories)
 
 # One round trip for a content check instead of two (band members, then their
 # signatures). ARGV: 1 key prefix, 2 band tag, then the band keys.
-# Returns member, story_id, sig, vc for each distinct member still stored.
+# Returns member, story_id, sig, vc, number mask for each distinct member still stored.
 _CANDIDATES = """
 local prefix, tag = ARGV[1], ARGV[2]
 local seen, out = {}, {}
@@ -100,12 +101,13 @@ for i = 3, #ARGV do
   for _, m in ipairs(members) do
     if not seen[m] then
       seen[m] = true
-      local row = redis.call('HMGET', prefix .. 'st:' .. m, 'story_id', 'sig', 'vc')
+      local row = redis.call('HMGET', prefix .. 'st:' .. m, 'story_id', 'sig', 'vc', 'num')
       if row[1] and row[2] and row[3] then
         out[#out + 1] = m
         out[#out + 1] = row[1]
         out[#out + 1] = row[2]
         out[#out + 1] = row[3]
+        out[#out + 1] = row[4] or ''
       end
     end
   end
@@ -220,8 +222,12 @@ class RedisStore:
         except RedisError as exc:
             raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
         found = [
-            (float(flat[i + 3]), member, Candidate(member, flat[i + 1].decode(), from_bytes(flat[i + 2])))
-            for i in range(0, len(flat), 4)
+            (
+                float(flat[i + 3]),
+                member,
+                Candidate(member, flat[i + 1].decode(), from_bytes(flat[i + 2]), bytes(flat[i + 4])),
+            )
+            for i in range(0, len(flat), 5)
             for member in (flat[i].decode(),)
         ]
         return [candidate for _, _, candidate in sorted(found, key=lambda row: (row[0], row[1]))]
@@ -263,6 +269,7 @@ class RedisStore:
             len(checked),
             len(story_bands),
             "1" if plausible else "0",
+            story.numbers if story is not None else b"",
             *checked,
             *story_bands,
             *sorted(write.seen_stories),

@@ -53,3 +53,21 @@ The two leaders also discussed the situation in the South Caucasus, where Azerba
 clashed on their border this week, CCTV said.
 
 Copyright 2022 Wire B. All rights reserved."""
+
+# A results template two companies fill in with their own figures: most of the
+# wording is shared, so MinHash alone rates them near-duplicates.
+_RESULTS = """{company} said on Tuesday its net profit for the quarter rose to {profit} mln dlrs from \
+{prior} mln dlrs a year earlier, on sales that climbed to {sales} mln dlrs, as demand held up \
+in its main markets and costs were kept under control.
+
+The company said it expected the improvement in trading conditions to continue through the rest \
+of the year and that it would recommend an unchanged dividend to shareholders at the annual meeting.
+
+Earnings per share were {eps} cents, it said, and the board had approved a share buyback of up to \
+{buyback} mln dlrs, to be carried out over the next twelve months in the open market."""
+
+RESULTS_HEADLINE = "Quarterly results"
+RESULTS_ACME = _RESULTS.format(company="Acme Corp", profit=42, prior=35, sales=410, eps=88, buyback=120)
+RESULTS_GLOBEX = _RESULTS.format(company="Globex Inc", profit=17, prior=21, sales=265, eps=31, buyback=45)
+# Acme's report as another feed carries it: trimmed after the second paragraph, with a footer.
+RESULTS_ACME_REPRINT = "\n\n".join(RESULTS_ACME.split("\n\n")[:2]) + "\n\nCopyright 2022 Wire B."

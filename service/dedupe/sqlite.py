@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_vc ON items (vc);
 CREATE TABLE IF NOT EXISTS stories (
     slot INTEGER PRIMARY KEY, vc REAL NOT NULL, event_id BLOB NOT NULL, story_id BLOB NOT NULL,
-    sig BLOB NOT NULL
+    sig BLOB NOT NULL, numbers BLOB
 );
 CREATE INDEX IF NOT EXISTS stories_vc ON stories (vc);
 """
@@ -105,6 +105,9 @@ class SqliteStore:
             "PRAGMA cache_size=-65536"
         )  # 64 MiB: keeps the hot B-tree pages of a large state in memory
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(stories)")}
+        if "numbers" not in columns:  # a file from before the figures check: its stories have none
+            conn.execute("ALTER TABLE stories ADD COLUMN numbers BLOB")
         wanted = _fingerprint(settings)
         row = conn.execute("SELECT value FROM meta WHERE key = 'signature'").fetchone()
         if row is None:
@@ -183,9 +186,13 @@ class SqliteStore:
             return []
         marks = ",".join("?" * len(slots))
         rows = self._conn.execute(
-            f"SELECT event_id, story_id, sig FROM stories WHERE slot IN ({marks}) ORDER BY slot", slots
+            f"SELECT event_id, story_id, sig, numbers FROM stories WHERE slot IN ({marks}) ORDER BY slot",
+            slots,
         ).fetchall()
-        return [Candidate(_unpack_id(e) or "", _unpack_id(s) or "", from_bytes(sig)) for e, s, sig in rows]
+        return [
+            Candidate(_unpack_id(e) or "", _unpack_id(s) or "", from_bytes(sig), numbers or b"")
+            for e, s, sig, numbers in rows
+        ]
 
     # ------------------------------------------------------------ writes
 
@@ -259,12 +266,13 @@ class SqliteStore:
             return None
         story = write.story
         cursor = self._conn.execute(
-            "INSERT INTO stories (vc, event_id, story_id, sig) VALUES (?,?,?,?)",
+            "INSERT INTO stories (vc, event_id, story_id, sig, numbers) VALUES (?,?,?,?,?)",
             (
                 story.versioncreated,
                 _pack_id(story.event_id),
                 _pack_id(story.story_id),
                 to_bytes(story.signature),
+                story.numbers or None,
             ),
         )
         return cursor.lastrowid

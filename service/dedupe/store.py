@@ -25,6 +25,7 @@ class StoryEntry:
     signature: Signature
     band_keys: tuple[int, ...]
     versioncreated: float
+    numbers: bytes = b""  # facts.number_mask of the text
 
 
 @dataclass(frozen=True, slots=True)

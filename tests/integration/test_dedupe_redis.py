@@ -19,6 +19,10 @@ from pydantic import SecretStr
 from service.dedupe import Deduplicator, RedisStore, open_deduplicator
 from service.dedupe.decide import Candidate, Snapshot
 from service.dedupe.samples import (
+    RESULTS_ACME,
+    RESULTS_ACME_REPRINT,
+    RESULTS_GLOBEX,
+    RESULTS_HEADLINE,
     XI_ALIYEV,
     XI_ALIYEV_HEADLINE,
     XI_ALIYEV_REPRINT,
@@ -106,6 +110,25 @@ async def test_every_relation_on_redis(settings: DedupeSettings) -> None:
         update.event_id,
         new.story_id,
     )
+
+
+async def test_figures_check_on_redis(settings: DedupeSettings) -> None:
+    """Stories keep their figures in Redis: other numbers stay apart, the reprint joins."""
+    dedupe = await open_deduplicator(settings)
+    try:
+        acme = await dedupe.decide(make_article(item_id="acme", headline=RESULTS_HEADLINE, body=RESULTS_ACME))
+        other = await dedupe.decide(
+            make_article(item_id="globex", headline=RESULTS_HEADLINE, body=RESULTS_GLOBEX)
+        )
+        copy = await dedupe.decide(
+            make_article(
+                source="wire-b", item_id="b-acme", headline=RESULTS_HEADLINE, body=RESULTS_ACME_REPRINT
+            )
+        )
+    finally:
+        await dedupe.close()
+    assert other.dedupe.relation is Relation.NEW
+    assert (copy.dedupe.relation, copy.story_id) == (Relation.NEAR_DUPLICATE, acme.story_id)
 
 
 async def test_state_survives_a_restart_and_records_keep_their_decision(settings: DedupeSettings) -> None:

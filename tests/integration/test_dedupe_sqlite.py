@@ -9,6 +9,9 @@ import pytest
 
 from service.dedupe import SqliteStore, open_deduplicator
 from service.dedupe.samples import (
+    RESULTS_ACME,
+    RESULTS_GLOBEX,
+    RESULTS_HEADLINE,
     XI_ALIYEV,
     XI_ALIYEV_HEADLINE,
     XI_ALIYEV_REPRINT,
@@ -87,3 +90,20 @@ async def test_reopening_with_other_signature_settings_is_refused(tmp_path: Path
     await dedupe.close()
     with pytest.raises(ConfigError):
         SqliteStore.open(_settings(tmp_path, shingle_size=2))
+
+
+async def test_figures_survive_a_restart_and_old_files_gain_the_column(tmp_path: Path) -> None:
+    """A file from before the figures check opens (stories without figures); new stories keep theirs."""
+    settings = _settings(tmp_path)
+    SqliteStore.open(settings)._conn.execute("ALTER TABLE stories DROP COLUMN numbers")
+    first = await open_deduplicator(settings)
+    await first.decide(make_article(item_id="acme", headline=RESULTS_HEADLINE, body=RESULTS_ACME))
+    await first.close()
+    second = await open_deduplicator(settings)
+    try:
+        other = await second.decide(
+            make_article(item_id="globex", headline=RESULTS_HEADLINE, body=RESULTS_GLOBEX)
+        )
+    finally:
+        await second.close()
+    assert other.dedupe.relation is Relation.NEW

@@ -22,6 +22,7 @@ from service.dedupe.decide import (
     next_item_state,
     timestamp,
 )
+from service.dedupe.facts import number_mask, numbers_agree
 from service.dedupe.index import BandIndex
 from service.dedupe.minhash import (
     SCHEME,
@@ -37,7 +38,14 @@ from service.dedupe.minhash import (
     to_bytes,
     words,
 )
-from service.dedupe.samples import XI_ALIYEV, XI_ALIYEV_REPRINT, XI_PUTIN
+from service.dedupe.samples import (
+    RESULTS_ACME,
+    RESULTS_ACME_REPRINT,
+    RESULTS_GLOBEX,
+    XI_ALIYEV,
+    XI_ALIYEV_REPRINT,
+    XI_PUTIN,
+)
 from service.dedupe.testing import BASE_TIME, make_article
 from service.models import PubStatus, Relation
 
@@ -257,3 +265,25 @@ def test_item_state_moves_only_forward() -> None:
     moved = next_item_state(newer, Outcome(Relation.UPDATE, state.story_id), state)
     assert moved is not None and moved.event_id == newer.event_id and moved.story_id == state.story_id
     assert item_key(newer) == newer.story_id
+
+
+def test_figures_veto_a_template_filled_with_other_numbers() -> None:
+    """Two companies' results share the wording but not the figures; a trimmed reprint keeps them."""
+    acme, globex, reprint = (number_mask(t) for t in (RESULTS_ACME, RESULTS_GLOBEX, RESULTS_ACME_REPRINT))
+    assert len(acme) == 16
+    assert not numbers_agree(acme, globex)
+    assert numbers_agree(acme, reprint)
+    # Too few figures to judge, or state stored before the check: never a veto.
+    assert numbers_agree(number_mask("2022 results"), number_mask("1999 results"))
+    assert numbers_agree(acme, b"") and numbers_agree(b"", globex)
+
+
+def test_best_match_skips_a_similar_candidate_with_other_figures() -> None:
+    """The template with other numbers is above the threshold on wording alone, yet not a match."""
+    acme = signature(RESULTS_ACME, shingle_size=3, num_perm=128)
+    globex = signature(RESULTS_GLOBEX, shingle_size=3, num_perm=128)
+    assert acme is not None and globex is not None
+    assert estimated_jaccard(acme, globex) >= 0.5
+    stored = Candidate("e-globex", "s-globex", globex, number_mask(RESULTS_GLOBEX))
+    assert best_match(acme, [stored], 0.5, number_mask(RESULTS_ACME)) is None
+    assert best_match(acme, [stored], 0.5) is not None

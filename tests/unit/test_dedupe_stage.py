@@ -12,6 +12,10 @@ import pytest
 from service.dedupe import Deduplicator, MemoryStore, SqliteStore
 from service.dedupe.decide import Candidate, Snapshot
 from service.dedupe.samples import (
+    RESULTS_ACME,
+    RESULTS_ACME_REPRINT,
+    RESULTS_GLOBEX,
+    RESULTS_HEADLINE,
     XI_ALIYEV,
     XI_ALIYEV_HEADLINE,
     XI_ALIYEV_REPRINT,
@@ -159,6 +163,20 @@ async def test_other_meeting_same_place_same_day_is_not_merged(dedupe: Deduplica
     assert other.story_id != first.story_id
     assert reprint_elsewhere.dedupe.relation is Relation.NEAR_DUPLICATE
     assert reprint_elsewhere.story_id == other.story_id
+
+
+async def test_results_template_with_other_figures_is_a_new_story(dedupe: Deduplicator) -> None:
+    """Another company's results in the same template stay apart; the reprint of the first one joins it."""
+    acme = await dedupe.decide(make_article(item_id="acme", headline=RESULTS_HEADLINE, body=RESULTS_ACME))
+    globex = await dedupe.decide(
+        make_article(item_id="globex", headline=RESULTS_HEADLINE, body=RESULTS_GLOBEX)
+    )
+    reprint = await dedupe.decide(
+        make_article(source="wire-b", item_id="b-acme", headline=RESULTS_HEADLINE, body=RESULTS_ACME_REPRINT)
+    )
+    assert globex.dedupe.relation is Relation.NEW
+    assert reprint.dedupe.relation is Relation.NEAR_DUPLICATE
+    assert reprint.story_id == acme.story_id
 
 
 async def test_replaying_a_whole_sequence_gives_identical_decisions(dedupe: Deduplicator) -> None:
