@@ -41,10 +41,8 @@ class Deduplicator:
     def store(self) -> DedupeStore:
         return self._store
 
-    def _signature(self, article: CanonicalArticle) -> Signature | None:
-        return signature(
-            article_text(article), shingle_size=self._settings.shingle_size, num_perm=self._settings.num_perm
-        )
+    def _signature(self, text: str) -> Signature | None:
+        return signature(text, shingle_size=self._settings.shingle_size, num_perm=self._settings.num_perm)
 
     async def decide(self, article: CanonicalArticle) -> CanonicalArticle:
         """The article with story_id, supersedes, duplicate_of and dedupe set; the decision is recorded."""
@@ -60,8 +58,9 @@ class Deduplicator:
             checked: tuple[int, ...] = ()
             seen: frozenset[str] = frozenset()
             if (outcome is None or indexes_content(outcome)) and not sig_done:
-                sig, sig_done = self._signature(article), True
-                numbers = number_mask(article_text(article))
+                text = article_text(article)
+                sig, sig_done = self._signature(text), True
+                numbers = number_mask(text)
             if outcome is None:
                 if sig is not None:
                     checked = tuple(band_keys(sig, self._params))

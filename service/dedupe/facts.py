@@ -20,7 +20,8 @@ MASK_BYTES = 16
 MIN_NUMBERS = 3  # below this a shared footer year or a trimmed table decides too much
 MIN_SHARED = 0.5
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Digits glued to letters (model names, "Q4", tokens like "w123") are not figures.
+_NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 
 
 def number_mask(text: str) -> bytes:

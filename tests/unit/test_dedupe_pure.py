@@ -276,6 +276,8 @@ def test_figures_veto_a_template_filled_with_other_numbers() -> None:
     # Too few figures to judge, or state stored before the check: never a veto.
     assert numbers_agree(number_mask("2022 results"), number_mask("1999 results"))
     assert numbers_agree(acme, b"") and numbers_agree(b"", globex)
+    # Digits glued to letters are names, not figures.
+    assert number_mask("w123 Q4 ab12cd x_9") == number_mask("")
 
 
 def test_best_match_skips_a_similar_candidate_with_other_figures() -> None:
