@@ -211,6 +211,13 @@ class LeaderResolution(StrEnum):
     OFFICE = "office"  # "the French president" -> the holder on the article's date
 
 
+class LeaderRole(StrEnum):
+    """What the person is to the article (`role` on LeaderMention is the office's role)."""
+
+    SUBJECT = "subject"  # the story is about them (headline, lead, repeated mentions)
+    MENTIONED = "mentioned"  # a passing mention
+
+
 class LeaderMention(_Model):
     wikidata_id: str
     name: str
@@ -221,6 +228,8 @@ class LeaderMention(_Model):
     mentions: int
     first_offset: int
     resolved_by: LeaderResolution
+    salience: float = Field(description="0..1; 0.5 and above is a subject of the article.")
+    article_role: LeaderRole
 
 
 class EnrichedArticle(CanonicalArticle):

@@ -15,7 +15,7 @@ from .registry import Registry, load_registry
 from .trusted import trusted
 
 # Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
-ENRICHER_VERSION = "enrich-1.0"
+ENRICHER_VERSION = "enrich-1.1"  # 1.1: leader salience and article_role
 SEPARATOR = "\n\n"
 
 
@@ -78,7 +78,8 @@ class Enricher:
             dateline_hits = self._dateline_matcher.scan(dateline_text)
             extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
         main = evidence(hits, when, skip, (0, 0), 0)
-        leaders, consumed = self._leaders.resolve(text, hits, when, {e.alpha2 for e in main + extra})
+        countries = {e.alpha2 for e in main + extra}
+        leaders, consumed = self._leaders.resolve(text, hits, when, countries, len(headline))
         if consumed:
             main = [e for e in main if e.hit not in consumed]
         return Analysis(tuple(summarize(main + extra, len(headline))), tuple(leaders))

@@ -18,6 +18,7 @@ from datetime import date
 
 from ..models import LeaderMention, LeaderResolution
 from .gazetteer import COUNTRY, Place
+from .leader_salience import credits_other, evidence, salience, score
 from .matcher import Case, Entry, Hit
 from .registry import RegistryEntry
 from .trusted import trusted
@@ -152,7 +153,7 @@ class _Found:
     in_office: bool
     first_offset: int
     resolved_by: LeaderResolution
-    mentions: int = 1
+    phrases: list[int]  # where each mention's phrase starts ("Japanese Prime Minister ..."), in order found
 
 
 @dataclass(slots=True)
@@ -179,9 +180,18 @@ class LeaderResolver:
         self._country_weight = country_weight
 
     def resolve(
-        self, text: str, hits: list[Hit], when: date, countries: set[str]
+        self, text: str, hits: list[Hit], when: date, countries: set[str], headline_end: int
     ) -> tuple[list[LeaderMention], set[int]]:
-        """Leaders found, and the indexes of hits read as a person ("Jordan" in "Vernon Jordan")."""
+        """Leaders found, and the indexes of hits read as a person ("Jordan" in "Vernon Jordan").
+
+        `text` is the headline (up to `headline_end`), a separator and the body.
+        """
+        article, consumed = self.find(text, hits, when, countries)
+        if not article.found:
+            return [], consumed
+        return _mentions(article, headline_end), consumed
+
+    def find(self, text: str, hits: list[Hit], when: date, countries: set[str]) -> tuple[_Article, set[int]]:
         article = _Article(text, hits, when, countries)
         consumed: set[int] = set()
         surnames: list[tuple[int, PersonForm]] = []
@@ -202,30 +212,10 @@ class LeaderResolver:
             known = tuple(p for p in form.persons if p.key in article.found)
             if known:
                 entry = article.found[self._best_person(known, article).key]
-                entry.mentions += 1
+                entry.phrases.append(hits[index].start)
                 entry.first_offset = min(entry.first_offset, hits[index].start)
                 consumed.add(index)
-        mentions = [
-            trusted(
-                LeaderMention,
-                {
-                    "wikidata_id": f.person.wikidata_id,
-                    "name": f.person.name,
-                    "country": f.term.country,
-                    "office": f.term.office,
-                    "role": f.term.role,
-                    "in_office": f.in_office,
-                    "mentions": f.mentions,
-                    "first_offset": f.first_offset,
-                    "resolved_by": f.resolved_by,
-                },
-            )
-            for f in sorted(article.found.values(), key=lambda f: f.first_offset)
-            # People without a verified QID are recognised (so their surname is not
-            # mistaken for someone else) but never published.
-            if f.person.wikidata_id
-        ]
-        return mentions, consumed
+        return article, consumed
 
     def _person(self, article: _Article, index: int, form: PersonForm) -> bool:
         title, title_country = _title_before(article.text, article.hits, index)
@@ -249,7 +239,11 @@ class LeaderResolver:
         else:
             how = LeaderResolution.FULL_NAME
         person = self._best_person(candidates, article)
-        self._record(article, person, article.hits[index].start, how, title_country)
+        # The phrase naming the person starts at the title, or at the country before it.
+        phrase = index - (title is not None) - (title_country is not None)
+        self._record(
+            article, person, article.hits[index].start, how, title_country, phrase=article.hits[phrase].start
+        )
         return True
 
     def _office(self, article: _Article, index: int, title: str) -> None:
@@ -264,25 +258,33 @@ class LeaderResolver:
         if len(holders) != 1:
             return
         (person,) = holders.values()
-        self._record(article, person, hits[index].start, LeaderResolution.OFFICE, country)
+        phrase = hits[index - 1].start if before else hits[index].start
+        self._record(article, person, hits[index].start, LeaderResolution.OFFICE, country, phrase=phrase)
 
     def _best_person(self, candidates: tuple[Person, ...], article: _Article) -> Person:
         when = article.when
 
-        def score(person: Person) -> tuple[int, int, int]:
+        def rank(person: Person) -> tuple[int, int, int]:
             in_office = any(t.in_office(when) for t in person.terms)
             mentioned = any(t.country in article.countries for t in person.terms)
             distance = min(t.distance(when) for t in person.terms)
             return (0 if in_office else 1, 0 if mentioned else 1, distance)
 
-        return min(candidates, key=score)
+        return min(candidates, key=rank)
 
     def _record(
-        self, article: _Article, person: Person, offset: int, how: LeaderResolution, country: str | None
+        self,
+        article: _Article,
+        person: Person,
+        offset: int,
+        how: LeaderResolution,
+        country: str | None,
+        *,
+        phrase: int,
     ) -> None:
         existing = article.found.get(person.key)
         if existing is not None:
-            existing.mentions += 1
+            existing.phrases.append(phrase)
             return
         when = article.when
         term = min(
@@ -294,7 +296,42 @@ class LeaderResolver:
                 -self._country_weight.get(t.country, 0),
             ),
         )
-        article.found[person.key] = _Found(person, term, term.in_office(when), offset, how)
+        article.found[person.key] = _Found(person, term, term.in_office(when), offset, how, [phrase])
+
+
+def _mentions(article: _Article, headline_end: int) -> list[LeaderMention]:
+    credited = credits_other(article.text[:headline_end])
+    # Everyone recognised counts as another person in the headline, QID or not.
+    in_headline = [min(f.phrases) < headline_end for f in article.found.values()]
+    headliners = sum(in_headline)
+    out: list[LeaderMention] = []
+    for f, headlined in zip(article.found.values(), in_headline, strict=True):
+        # People without a verified QID are recognised (so their surname is not
+        # mistaken for someone else) but never published.
+        if not f.person.wikidata_id:
+            continue
+        found = evidence(article.text, headline_end, f.phrases, headliners > headlined, credited)
+        value, role = salience(score(found))
+        out.append(
+            trusted(
+                LeaderMention,
+                {
+                    "wikidata_id": f.person.wikidata_id,
+                    "name": f.person.name,
+                    "country": f.term.country,
+                    "office": f.term.office,
+                    "role": f.term.role,
+                    "in_office": f.in_office,
+                    "mentions": len(f.phrases),
+                    "first_offset": f.first_offset,
+                    "resolved_by": f.resolved_by,
+                    "salience": value,
+                    "article_role": role,
+                },
+            )
+        )
+    out.sort(key=lambda m: m.first_offset)
+    return out
 
 
 def _held_in(person: Person, country: str) -> bool:
@@ -346,6 +383,14 @@ def _followed_by_name(text: str, hits: list[Hit], index: int) -> bool:
     stripped = rest.lstrip(" ")
     if not stripped or len(rest) == len(stripped) or not stripped[0].isupper():
         return False
+    if hits[index].text.isupper() and stripped.split(" ", 1)[0].isupper():
+        # All capitals ("TURKISH PREMIER HINTS AT TALKS"): case tells nothing, only a known name does.
+        following = hits[index + 1] if index + 1 < len(hits) else None
+        return (
+            following is not None
+            and following.start == end + len(rest) - len(stripped)
+            and (PERSON in following.by_kind)
+        )
     return not stripped.startswith(("Of ", "And ", "The ", "Said", "On ", "In "))
 
 
