@@ -58,6 +58,7 @@ def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np
     return np.asarray(a, dtype=np.uint32)[:, None].copy(), np.asarray(b, dtype=np.uint32)[:, None].copy()
 
 
+_SIGNATURE_CHUNK = 1 << 15  # shingles per step: bounds the work array to num_perm * 32 Ki values
 _SHINGLE_MULT = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: mixes word order into the shingle hash
 _WORD_CACHE_LIMIT = 1 << 17  # distinct words kept hashed (~15 MB at most); cleared when full
 
@@ -127,11 +128,15 @@ def signature(text: str, *, shingle_size: int, num_perm: int) -> Signature | Non
     if not hashes.shape[0]:
         return None
     a, b = _permutations(num_perm)
-    mixed = _fmix32(hashes)
-    with np.errstate(over="ignore"):
-        values = a * mixed
-        values += b
-    sig: Signature = values.min(axis=1)
+    sig: Signature | None = None
+    # In chunks: the (num_perm, shingles) product of a 10 MB body would need ~1 GB at once.
+    for start in range(0, hashes.shape[0], _SIGNATURE_CHUNK):
+        mixed = _fmix32(hashes[start : start + _SIGNATURE_CHUNK])
+        with np.errstate(over="ignore"):
+            values = a * mixed
+            values += b
+        chunk_min = values.min(axis=1)
+        sig = chunk_min if sig is None else np.minimum(sig, chunk_min)
     return sig
 
 
