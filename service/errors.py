@@ -19,6 +19,7 @@ class ReasonCode(StrEnum):
     FORBIDDEN_XML = "forbidden_xml"  # DTDs, entity expansion, external entities
     INVALID_ENCODING = "invalid_encoding"
     OVERSIZE = "oversize"
+    TOO_COMPLEX = "too_complex"  # e.g. HTML with more tags than any article page has
     EMPTY_ITEM = "empty_item"  # no headline and no body
     WRONG_TYPE = "wrong_type"  # JSON field of the wrong type
     INVALID_DATE = "invalid_date"

@@ -18,6 +18,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ..models import Caption, ParsedItem, WireFormat
 from ..text import collapse_spaces
 from . import page_rules
+from .markup import parse_html
 
 _REMOVE = "script, style, noscript, template, iframe, svg, nav, header, footer, aside, form, button, select"
 _FURNITURE = re.compile(
@@ -87,7 +88,7 @@ def _captions(region: LexborNode) -> list[Caption]:
 
 def parse_html_page(text: str) -> list[ParsedItem]:
     """One item from an HTML article page."""
-    tree = LexborHTMLParser(text)
+    tree = parse_html(text)
     html_node = tree.css_first("html")
     meta = _meta_index(tree)
     title = (

@@ -252,3 +252,12 @@ def test_impossible_date_falls_back_to_record_with_flags() -> None:
 def test_non_bytes_input_is_a_parse_error() -> None:
     """Passing a str instead of bytes is reported as WRONG_TYPE, not a TypeError."""
     assert reason_of("text", hint=None) is ReasonCode.WRONG_TYPE  # type: ignore[arg-type]
+
+
+def test_pathologically_nested_html_page_is_refused_quickly() -> None:
+    """A page with more tags than any article page is TOO_COMPLEX, before the quadratic tree build."""
+    nested = "<div>" * 60_000 + "deep" + "</div>" * 60_000
+    raw = f"<html><head><title>Deep</title></head><body>{nested}</body></html>".encode()
+    with pytest.raises(ParseError) as caught:
+        parse(raw, max_item_bytes=8 * 1024 * 1024)
+    assert caught.value.reason == ReasonCode.TOO_COMPLEX
