@@ -53,6 +53,7 @@ eval: $(STAMP)
 	$(BIN)/python tools/eval_formats.py
 	$(BIN)/python tools/eval_dedupe.py
 	$(BIN)/python tools/eval_enrich.py
+	$(BIN)/python tools/eval_enrich.py --roles dateline,subject
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache results
