@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import CollectorRegistry
 
+from service.app import run_service
+from service.observability import Health, Metrics
 from service.settings import Settings
+from service.shell import RunLimits, RunSummary
 from service.topics import create_topics
 
 
@@ -80,3 +85,47 @@ async def read_all(settings: Settings, topic: str, expected: int, max_polls: int
     finally:
         await consumer.stop()
     return records
+
+
+async def run_once(settings: Settings, records: int, health: Health | None = None) -> RunSummary:
+    """Run the service in process until it has handled `records` input records."""
+    return await asyncio.wait_for(
+        run_service(
+            settings,
+            limits=RunLimits(max_records=records),
+            metrics=Metrics(CollectorRegistry()),
+            health=health,
+            serve_http=False,
+            install_signal_handlers=False,
+        ),
+        timeout=120,
+    )
+
+
+async def start_instances(
+    settings: Settings, stop: asyncio.Event, count: int = 2
+) -> tuple[list[asyncio.Task[RunSummary]], list[Health]]:
+    """Start `count` service instances in one group; returns once every one holds partitions.
+
+    Records produced before all members joined could all go to the first member.
+    """
+    healths = [Health() for _ in range(count)]
+    tasks = [
+        asyncio.create_task(
+            run_service(
+                settings,
+                stop=stop,
+                metrics=Metrics(CollectorRegistry()),
+                health=health,
+                serve_http=False,
+                install_signal_handlers=False,
+            )
+        )
+        for health in healths
+    ]
+    for _ in range(300):
+        assigned = [h.assigned_partitions for h in healths]
+        if all(assigned) and sum(assigned) == settings.topics.partitions:
+            break
+        await asyncio.sleep(0.1)
+    return tasks, healths

@@ -9,18 +9,14 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry
 
-from service.app import run_service
 from service.cli import main
-from service.observability import Metrics
 from service.ops.dlq import LetterFilter, count_letters, find_letter, read_letters, redrive
 from service.ops.ranges import RangeSpec
 from service.route import HEADER_REDRIVEN
 from service.settings import Settings
-from service.shell import RunLimits
 from tests.conftest import SAMPLES, Broker
-from tests.integration.kafka_helpers import create, read_all, settings_for
+from tests.integration.kafka_helpers import create, read_all, run_once, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,19 +50,6 @@ async def produce_with_source(settings: Settings, records: list[tuple[bytes, str
             )
     finally:
         await producer.stop()
-
-
-async def run_once(settings: Settings, records: int) -> None:
-    await asyncio.wait_for(
-        run_service(
-            settings,
-            limits=RunLimits(max_records=records),
-            metrics=Metrics(CollectorRegistry()),
-            serve_http=False,
-            install_signal_handlers=False,
-        ),
-        timeout=120,
-    )
 
 
 FEED = [

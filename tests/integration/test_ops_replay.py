@@ -10,19 +10,15 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry
 
-from service.app import run_service
 from service.cli import main
 from service.harness import MockCluster
-from service.observability import Metrics
 from service.ops.ranges import RangeReader, RangeSpec
 from service.ops.replay import InputKind, ReplayOptions, run_replay
 from service.route import HEADER_REPLAY
 from service.settings import Settings
-from service.shell import RunLimits
 from tests.conftest import SAMPLES, Broker
-from tests.integration.kafka_helpers import create, produce, read_all, settings_for
+from tests.integration.kafka_helpers import create, produce, read_all, run_once, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,19 +51,6 @@ async def outputs(settings: Settings, expected: int = 1) -> dict[str, list[Any]]
 
 def counts(found: dict[str, list[Any]]) -> dict[str, int]:
     return {topic: len(records) for topic, records in found.items() if records}
-
-
-async def run_once(settings: Settings, records: int) -> None:
-    await asyncio.wait_for(
-        run_service(
-            settings,
-            limits=RunLimits(max_records=records),
-            metrics=Metrics(CollectorRegistry()),
-            serve_http=False,
-            install_signal_handlers=False,
-        ),
-        timeout=120,
-    )
 
 
 async def test_replay_of_processed_input_republishes_nothing_until_forced(

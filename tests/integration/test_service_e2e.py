@@ -7,14 +7,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
-from service.app import run_service
 from service.models import EnrichedArticle
-from service.observability import Health, Metrics
-from service.shell import RunLimits
 from tests.conftest import SAMPLES, Broker
-from tests.integration.kafka_helpers import create, produce, read_all, settings_for
+from tests.integration.kafka_helpers import create, produce, read_all, run_once, settings_for, start_instances
 
 pytestmark = pytest.mark.integration
 
@@ -23,24 +19,13 @@ XI_JINPING = "Q15031"
 ILHAM_ALIYEV = "Q57371"
 
 
-async def _run(settings, records: int, health: Health | None = None) -> object:  # type: ignore[no-untyped-def]
-    return await run_service(
-        settings,
-        limits=RunLimits(max_records=records),
-        metrics=Metrics(CollectorRegistry()),
-        health=health,
-        serve_http=False,
-        install_signal_handlers=False,
-    )
-
-
 async def test_seed_story_comes_out_enriched(kafka: Broker, unique: str, tmp_path: Path) -> None:
     """The seed story produced to the raw topic appears on the enriched topic with countries and leaders."""
     settings = settings_for(kafka.bootstrap_servers, unique, tmp_path)
     await create(settings)
     await produce(settings, [SEED.read_bytes()])
-    summary = await asyncio.wait_for(_run(settings, 1), timeout=60)
-    assert summary.records == 1  # type: ignore[attr-defined]
+    summary = await run_once(settings, 1)
+    assert summary.records == 1
 
     [record] = await read_all(settings, settings.topics.enriched, expected=1)
     event = EnrichedArticle.model_validate_json(record.value)
@@ -65,7 +50,7 @@ async def test_bad_record_goes_to_dead_letter_and_next_gets_through(
     bad = b"<?xml version='1.0'?><newsItem><contentMeta><headline>cut off"
     # One partition, bad first: the good record behind it must not be stalled.
     await produce(settings, [bad, SEED.read_bytes()], partition=0)
-    await asyncio.wait_for(_run(settings, 2), timeout=60)
+    await run_once(settings, 2)
 
     [letter] = await read_all(settings, settings.topics.dlq, expected=1)
     value = orjson.loads(letter.value)
@@ -89,16 +74,16 @@ async def test_restart_resumes_from_committed_offsets(kafka: Broker, unique: str
     samples = sorted(p for p in SAMPLES.iterdir() if p.is_file())
     first, second = samples[:3], samples[3:5]
     await produce(settings, [p.read_bytes() for p in first])
-    first_run = await asyncio.wait_for(_run(settings, len(first)), timeout=60)
-    assert first_run.records == len(first)  # type: ignore[attr-defined]
+    first_run = await run_once(settings, len(first))
+    assert first_run.records == len(first)
     outputs_after_first = 0
     for topic in settings.topics.outputs():
         outputs_after_first += len(await read_all(settings, topic, expected=1, max_polls=5))
 
     await produce(settings, [p.read_bytes() for p in second])
-    second_run = await asyncio.wait_for(_run(settings, len(second)), timeout=60)
+    second_run = await run_once(settings, len(second))
     # Exactly the new records were consumed: nothing before the committed offsets came back.
-    assert second_run.records == len(second)  # type: ignore[attr-defined]
+    assert second_run.records == len(second)
     raw_offsets = set()
     for topic in settings.topics.outputs():
         for record in await read_all(settings, topic, expected=1, max_polls=5):
@@ -123,28 +108,7 @@ async def test_two_instances_split_partitions(kafka: Broker, unique: str, tmp_pa
     settings = settings_for(kafka.bootstrap_servers, unique, tmp_path, dedupe={"backend": "memory"})
     await create(settings)
     stop = asyncio.Event()
-    healths = [Health(), Health()]
-    runs = [
-        asyncio.create_task(
-            run_service(
-                settings,
-                stop=stop,
-                metrics=Metrics(CollectorRegistry()),
-                health=health,
-                serve_http=False,
-                install_signal_handlers=False,
-            )
-        )
-        for health in healths
-    ]
-    # Both members must hold partitions before records arrive, or one could take them all.
-    for _ in range(300):
-        if (
-            all(h.assigned_partitions > 0 for h in healths)
-            and sum(h.assigned_partitions for h in healths) == 3
-        ):
-            break
-        await asyncio.sleep(0.1)
+    runs, healths = await start_instances(settings, stop)
     assert sorted(h.assigned_partitions for h in healths) == [1, 2]
 
     items = [_distinct_item(i) for i in range(30)]

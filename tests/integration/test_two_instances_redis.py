@@ -13,13 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry
 
-from service.app import run_service
-from service.observability import Health, Metrics
-from service.shell import RunSummary
 from tests.conftest import SAMPLES, Broker
-from tests.integration.kafka_helpers import create, produce, read_all, settings_for
+from tests.integration.kafka_helpers import create, produce, read_all, settings_for, start_instances
 
 pytestmark = pytest.mark.integration
 
@@ -27,28 +23,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 SEED = SAMPLES / "xinhua_xi_aliyev_samarkand.txt"
 REPRINT = SAMPLES / "xinhua_xi_aliyev_samarkand_reprint.ninjs.json"
 XI_PUTIN = SAMPLES / "01_xi_putin_samarkand.newsml_g2.xml"
-
-
-async def _start_two(settings, stop: asyncio.Event) -> tuple[list[asyncio.Task[RunSummary]], list[Health]]:  # type: ignore[no-untyped-def]
-    healths = [Health(), Health()]
-    tasks = [
-        asyncio.create_task(
-            run_service(
-                settings,
-                stop=stop,
-                metrics=Metrics(CollectorRegistry()),
-                health=health,
-                serve_http=False,
-                install_signal_handlers=False,
-            )
-        )
-        for health in healths
-    ]
-    for _ in range(300):
-        if sum(h.assigned_partitions for h in healths) == 3 and all(h.assigned_partitions for h in healths):
-            break
-        await asyncio.sleep(0.1)
-    return tasks, healths
 
 
 async def test_reprint_and_resend_across_instances_are_caught_by_the_shared_store(
@@ -64,7 +38,7 @@ async def test_reprint_and_resend_across_instances_are_caught_by_the_shared_stor
     )
     await create(settings)
     stop = asyncio.Event()
-    tasks, healths = await _start_two(settings, stop)
+    tasks, healths = await start_instances(settings, stop)
     try:
         # One instance owns one partition, the other two: partitions 0, 1 and 2 are never
         # all judged by the same process.
