@@ -19,7 +19,7 @@ from .dedupe import open_deduplicator
 from .enrich import load_enricher
 from .observability import Health, HttpEndpoint, Metrics
 from .pipeline import Pipeline
-from .settings import Settings, Stage
+from .settings import DedupeBackend, Settings, Stage
 from .shell import RunLimits, RunSummary, Service
 
 log = structlog.get_logger("wire_ingest.app")
@@ -31,7 +31,11 @@ async def build_pipeline(settings: Settings, metrics: Metrics | None = None) -> 
     metrics = metrics or Metrics(CollectorRegistry())
     needs_enricher = settings.pipeline.stage in (Stage.ALL, Stage.ENRICH)
     enricher = load_enricher(settings.enrich) if needs_enricher else None
-    deduplicator = await open_deduplicator(settings.dedupe)
+    dedupe = settings.dedupe
+    if settings.pipeline.stage == Stage.ENRICH:
+        # The enrich stage decides nothing; keep it from opening (or creating) a shared store.
+        dedupe = dedupe.model_copy(update={"backend": DedupeBackend.MEMORY})
+    deduplicator = await open_deduplicator(dedupe)
     try:
         yield Pipeline(settings, deduplicator, enricher, metrics)
     finally:
