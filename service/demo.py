@@ -85,7 +85,9 @@ def _origin(event: dict[str, Any], placed: dict[tuple[int, int], str]) -> str:
 def _format_event(event: dict[str, Any], origin: str) -> str:
     dateline = event.get("dateline") or {}
     countries = ", ".join(f"{c['alpha2']}({c['role']})" for c in event.get("countries", []))
-    leaders = ", ".join(f"{lead['name']} {lead['wikidata_id']}" for lead in event.get("leaders", []))
+    leaders = ", ".join(
+        f"{lead['name']} {lead['wikidata_id']}({lead['article_role']})" for lead in event.get("leaders", [])
+    )
     dedupe = event.get("dedupe", {})
     lines = [
         f"  [{origin}] {event['headline']}",
