@@ -21,7 +21,7 @@ from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapsho
 from .facts import MASK_BYTES
 from .housekeeping import Watermark
 from .index import BandIndex
-from .store import StoryEntry, Write
+from .store import InProcessConflicts, StoryEntry, Write
 
 _RELATIONS = tuple(Relation)
 _RELATION_CODES = {relation: code for code, relation in enumerate(_RELATIONS)}
@@ -70,8 +70,9 @@ class _Interned:
         return found
 
 
-class MemoryStore:
+class MemoryStore(InProcessConflicts):
     def __init__(self, *, window_seconds: float, max_stories: int) -> None:
+        super().__init__()
         self._ids = IdCodec()
         self._topics = _Interned()
         self._methods = _Interned()
@@ -102,12 +103,6 @@ class MemoryStore:
         # cannot remove anything skips the scan.
         self._event_floor = float("inf")
         self._item_floor = float("inf")
-        # Bumped whenever a story enters or leaves the index. Nothing interleaves
-        # between a `candidates` call and the `commit` that follows it unless an
-        # await in between let another decision write, so an unchanged
-        # generation proves the band check at commit would find the same stories.
-        self._generation = 0
-        self._last_lookup: tuple[tuple[int, ...], int, frozenset[str]] = ((), -1, frozenset())
 
     # ------------------------------------------------------------ reads
 
@@ -159,11 +154,6 @@ class MemoryStore:
             story_id=decode(int(c["shi"][row]), int(c["slo"][row])),
         )
 
-    async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        found = self._stories_in(band_keys)
-        self._last_lookup = (band_keys, self._generation, frozenset(c.event_id for c in found))
-        return found
-
     def _stories_in(self, band_keys: tuple[int, ...]) -> list[Candidate]:
         slots = self._index.lookup(band_keys)
         if not slots:
@@ -184,19 +174,6 @@ class MemoryStore:
         ]
 
     # ------------------------------------------------------------ writes
-
-    def _conflict(self, write: Write) -> bool:
-        if self._event(write.event.event_id) is not None:
-            return True
-        current = self._item(write.item_key)
-        if (current.event_id if current else None) != write.expected_item_event:
-            return True
-        if write.checked_bands:
-            keys, generation, found = self._last_lookup
-            if generation != self._generation or keys != write.checked_bands:
-                found = frozenset(c.event_id for c in self._stories_in(write.checked_bands))
-            return not found <= write.seen_stories
-        return False
 
     async def commit(self, write: Write) -> bool:
         if self._conflict(write):

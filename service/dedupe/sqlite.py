@@ -22,7 +22,7 @@ from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapsho
 from .housekeeping import Watermark
 from .index import BandIndex
 from .minhash import SCHEME, SEED, band_key_matrix, from_bytes, lsh_params, to_bytes
-from .store import Write
+from .store import InProcessConflicts, Write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -79,19 +79,15 @@ def _fingerprint(settings: DedupeSettings) -> str:
     return f"{SCHEME}/seed={SEED}/num_perm={settings.num_perm}/shingle={settings.shingle_size}"
 
 
-class SqliteStore:
+class SqliteStore(InProcessConflicts):
     def __init__(self, conn: sqlite3.Connection, settings: DedupeSettings) -> None:
+        super().__init__()
         self._conn = conn
         self._settings = settings
         self._params = lsh_params(settings.threshold, settings.num_perm)
         self._index = BandIndex()
         self._watermark = Watermark(settings.window_days * 86_400.0)
         self._count = 0
-        # As in MemoryStore: one process owns the file and its index, so an
-        # unchanged generation since `candidates` proves the band check passes
-        # or fails as it did then, without reading the signatures again.
-        self._generation = 0
-        self._last_lookup: tuple[tuple[int, ...], int, frozenset[str]] = ((), -1, frozenset())
 
     @classmethod
     def open(cls, settings: DedupeSettings, path: Path | None = None) -> SqliteStore:
@@ -175,12 +171,7 @@ class SqliteStore:
             _unpack_id(event_id) or "", version, vc, _unpack_hash(content_hash), _unpack_id(story) or ""
         )
 
-    async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        found = self._candidates(band_keys)
-        self._last_lookup = (band_keys, self._generation, frozenset(c.event_id for c in found))
-        return found
-
-    def _candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+    def _stories_in(self, band_keys: tuple[int, ...]) -> list[Candidate]:
         slots = self._index.lookup(band_keys)
         if not slots:
             return []
@@ -195,19 +186,6 @@ class SqliteStore:
         ]
 
     # ------------------------------------------------------------ writes
-
-    def _conflict(self, write: Write) -> bool:
-        if self._event(write.event.event_id) is not None:
-            return True
-        current = self._item(write.item_key)
-        if (current.event_id if current else None) != write.expected_item_event:
-            return True
-        if write.checked_bands:
-            keys, generation, found = self._last_lookup
-            if generation != self._generation or keys != write.checked_bands:
-                found = frozenset(c.event_id for c in self._candidates(write.checked_bands))
-            return not found <= write.seen_stories
-        return False
 
     async def commit(self, write: Write) -> bool:
         self._conn.execute("BEGIN IMMEDIATE")

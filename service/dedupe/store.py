@@ -9,6 +9,7 @@ That is what keeps two instances from both publishing one story as new.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,3 +60,45 @@ class DedupeStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class InProcessConflicts(ABC):
+    """The optimistic-write check shared by the stores one process owns (memory, SQLite).
+
+    Bumping `_generation` whenever a story enters or leaves the index lets `commit`
+    skip the second band lookup: nothing interleaves between `candidates` and the
+    `commit` that follows it unless an await let another decision write, so an
+    unchanged generation proves the band check would find the same stories. (The
+    Redis store cannot rely on this; other instances write too.)
+    """
+
+    def __init__(self) -> None:
+        self._generation = 0
+        self._last_lookup: tuple[tuple[int, ...], int, frozenset[str]] = ((), -1, frozenset())
+
+    @abstractmethod
+    def _event(self, event_id: str) -> RecordedEvent | None: ...
+
+    @abstractmethod
+    def _item(self, item_key: str) -> ItemState | None: ...
+
+    @abstractmethod
+    def _stories_in(self, band_keys: tuple[int, ...]) -> list[Candidate]: ...
+
+    async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        found = self._stories_in(band_keys)
+        self._last_lookup = (band_keys, self._generation, frozenset(c.event_id for c in found))
+        return found
+
+    def _conflict(self, write: Write) -> bool:
+        if self._event(write.event.event_id) is not None:
+            return True
+        current = self._item(write.item_key)
+        if (current.event_id if current else None) != write.expected_item_event:
+            return True
+        if write.checked_bands:
+            keys, generation, found = self._last_lookup
+            if generation != self._generation or keys != write.checked_bands:
+                found = frozenset(c.event_id for c in self._stories_in(write.checked_bands))
+            return not found <= write.seen_stories
+        return False
