@@ -25,8 +25,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from service.harness import MockCluster
 from service.settings import ENV_PREFIX, Settings
+from tests.integration.kafka_helpers import settings_data
 
 from .corpus import InputItem
 
@@ -38,48 +38,19 @@ WIRE_INGEST = Path(sys.executable).with_name("wire-ingest")
 def fault_config(
     bootstrap_servers: str, unique: str, tmp_path: Path, **sections: dict[str, Any]
 ) -> dict[str, Any]:
-    """Settings data for one test: its own topics, group and dedupe state, metrics on an ephemeral port."""
-    data: dict[str, Any] = {
-        "kafka": {
-            "bootstrap_servers": bootstrap_servers,
-            "group_id": f"g-{unique}",
-            "client_id": f"fault-{unique}",
-            "session_timeout_ms": 6000,
-            "heartbeat_interval_ms": 1000,
-        },
-        "topics": {
-            "raw": f"raw-{unique}",
-            "canonical": f"canonical-{unique}",
-            "enriched": f"enriched-{unique}",
-            "duplicates": f"duplicates-{unique}",
-            "dlq": f"dlq-{unique}",
-            "partitions": 3,
-        },
-        "dedupe": {"backend": "sqlite", "sqlite_path": str(tmp_path / f"dedupe-{unique}.sqlite3")},
-        "pipeline": {"poll_timeout_ms": 100, "max_batch_records": 100},
-        "observability": {"http_port": 0, "log_level": "INFO", "log_format": "json"},
-    }
+    """Settings data for one test: the integration defaults, a faster heartbeat, smaller
+    batches and metrics on an ephemeral port."""
+    data = settings_data(
+        bootstrap_servers,
+        unique,
+        tmp_path,
+        kafka={"client_id": f"fault-{unique}", "heartbeat_interval_ms": 1000},
+        pipeline={"max_batch_records": 100},
+        observability={"http_port": 0, "log_level": "INFO", "log_format": "json"},
+    )
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return data
-
-
-def mock_topics(cluster: MockCluster, settings: Settings, leader: int | None = None) -> None:
-    """Create every topic through the mock API (it has no CreateTopics), optionally on one leader."""
-    topics = settings.topics
-    for name in topics.all():
-        cluster.create_topic(name, topics.partitions, 1)
-        if leader is not None:
-            for partition in range(topics.partitions):
-                cluster.set_partition_leader(name, partition, leader)
-
-
-def mock_config(
-    cluster: MockCluster, unique: str, tmp_path: Path, **sections: dict[str, Any]
-) -> dict[str, Any]:
-    # The mock cluster answers slower than a real broker: shorter timeouts keep a failed request short.
-    kafka = {"request_timeout_ms": 10_000, **sections.pop("kafka", {})}
-    return fault_config(cluster.bootstrap_servers, unique, tmp_path, kafka=kafka, **sections)
 
 
 def settings_of(data: dict[str, Any]) -> Settings:

@@ -16,8 +16,13 @@ from service.shell import RunLimits, RunSummary
 from service.topics import create_topics
 
 
-def settings_for(bootstrap_servers: str, unique: str, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
-    """Settings with every topic and the group named after `unique`, dedupe state under tmp_path."""
+def settings_data(
+    bootstrap_servers: str, unique: str, tmp_path: Path, **sections: dict[str, Any]
+) -> dict[str, Any]:
+    """Settings data with every topic and the group named after `unique`, dedupe state under tmp_path.
+
+    `sections` are merged over the defaults, key by key.
+    """
     data: dict[str, Any] = {
         "kafka": {
             "bootstrap_servers": bootstrap_servers,
@@ -37,7 +42,12 @@ def settings_for(bootstrap_servers: str, unique: str, tmp_path: Path, **sections
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
-    return Settings.model_validate(data)
+    return data
+
+
+def settings_for(bootstrap_servers: str, unique: str, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    """The validated settings of `settings_data`."""
+    return Settings.model_validate(settings_data(bootstrap_servers, unique, tmp_path, **sections))
 
 
 async def create(settings: Settings) -> None:
