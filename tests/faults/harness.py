@@ -25,6 +25,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from service.harness import MockCluster
 from service.settings import ENV_PREFIX, Settings
 from tests.integration.kafka_helpers import settings_data
 
@@ -51,6 +52,24 @@ def fault_config(
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return data
+
+
+def mock_topics(cluster: MockCluster, settings: Settings, leader: int | None = None) -> None:
+    """Create every topic through the mock API (it has no CreateTopics), optionally on one leader."""
+    topics = settings.topics
+    for name in topics.all():
+        cluster.create_topic(name, topics.partitions, 1)
+        if leader is not None:
+            for partition in range(topics.partitions):
+                cluster.set_partition_leader(name, partition, leader)
+
+
+def mock_config(
+    cluster: MockCluster, unique: str, tmp_path: Path, **sections: dict[str, Any]
+) -> dict[str, Any]:
+    # The mock cluster answers slower than a real broker: shorter timeouts keep a failed request short.
+    kafka = {"request_timeout_ms": 10_000, **sections.pop("kafka", {})}
+    return fault_config(cluster.bootstrap_servers, unique, tmp_path, kafka=kafka, **sections)
 
 
 def settings_of(data: dict[str, Any]) -> Settings:
