@@ -21,6 +21,7 @@ from .observability import Health, HttpEndpoint, Metrics
 from .pipeline import Pipeline
 from .settings import DedupeBackend, Settings, Stage
 from .shell import RunLimits, RunSummary, Service
+from .workers import WorkerPool
 
 log = structlog.get_logger("wire_ingest.app")
 
@@ -30,15 +31,22 @@ async def build_pipeline(settings: Settings, metrics: Metrics | None = None) -> 
     """The pipeline with its dedupe store opened and its enricher loaded; closes the store on exit."""
     metrics = metrics or Metrics(CollectorRegistry())
     needs_enricher = settings.pipeline.stage in (Stage.ALL, Stage.ENRICH)
-    enricher = load_enricher(settings.enrich) if needs_enricher else None
+    # With workers, each worker loads its own enricher; this one serves `Pipeline.process_canonical`.
+    enricher = load_enricher(settings.enrich) if needs_enricher and settings.pipeline.workers == 0 else None
     dedupe = settings.dedupe
     if settings.pipeline.stage == Stage.ENRICH:
         # The enrich stage decides nothing; keep it from opening (or creating) a shared store.
         dedupe = dedupe.model_copy(update={"backend": DedupeBackend.MEMORY})
     deduplicator = await open_deduplicator(dedupe)
+    pool: WorkerPool | None = None
     try:
-        yield Pipeline(settings, deduplicator, enricher, metrics)
+        if settings.pipeline.workers > 0:
+            pool = WorkerPool(settings, metrics)
+            await pool.start()
+        yield Pipeline(settings, deduplicator, enricher, metrics, pool)
     finally:
+        if pool is not None:
+            await pool.close()
         await deduplicator.close()
 
 

@@ -26,6 +26,12 @@ class ReasonCode(StrEnum):
     INVALID_ENVELOPE = "invalid_envelope"
     SCHEMA_VIOLATION = "schema_violation"  # output failed its own model validation
     DEDUPE_UNAVAILABLE = "dedupe_unavailable"
+    # Per-record budgets (issue 11): one record never costs more than itself.
+    PROCESSING_TIMEOUT = "processing_timeout"  # a worker ran past pipeline.record_timeout_seconds
+    TOO_LARGE = "too_large"  # processing needed more memory than pipeline.worker_memory_mb
+    TOO_MANY_ITEMS = "too_many_items"  # items past pipeline.max_items_per_record were not processed
+    OUTPUT_TOO_LARGE = "output_too_large"  # an event would exceed pipeline.max_message_bytes
+    WORKER_CRASHED = "worker_crashed"  # the worker process died on this record twice
     INTERNAL_ERROR = "internal_error"  # a bug: any exception we did not foresee
 
 
@@ -45,6 +51,10 @@ class RecordError(WireIngestError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason.value!r}, {self.message!r})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Failures travel from worker processes in pickles; the default would pass only `message`.
+        return (type(self), (self.reason, self.message), {"item_index": self.item_index})
+
 
 class ParseError(RecordError):
     """The raw bytes are not a wire item we can read."""
@@ -60,3 +70,11 @@ class ConfigError(WireIngestError):
 
 class StoreUnavailableError(WireIngestError):
     """A shared store (e.g. Redis) cannot be reached; retriable, never a dead letter by itself."""
+
+
+class WorkerLostError(WireIngestError):
+    """A worker process died or was killed while it held a record (see `service.workers`)."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out

@@ -244,14 +244,34 @@ class EnrichedArticle(CanonicalArticle):
 # ---------------------------------------------------------------- dead letters
 
 
+DeadLetterStage = Literal["parse", "normalize", "dedupe", "enrich", "route", "worker"]
+
+
+class ItemFailure(_Model):
+    """One item of a multi-item record (feed, newsMessage) that could not be published."""
+
+    item_index: int
+    reason: str = Field(description="A stable code from service.errors.ReasonCode.")
+    error: str
+    stage: DeadLetterStage
+
+
 class DeadLetter(_Model):
-    """Value of `wire.dlq`: why a raw record was not published, with its original bytes."""
+    """Value of `wire.dlq`: why a raw record was not published, with its original bytes.
+
+    One dead letter per raw record, however many of its items failed: `reason`,
+    `error`, `stage` and `item_index` describe the first failure, `failed_items`
+    lists every one. A record whose bytes would not fit in one message carries a
+    prefix of them (`raw_truncated`); `raw_size` and `raw_sha256` always describe
+    the whole record, which stays on the input topic.
+    """
 
     schema_version: str = SCHEMA_VERSION
     reason: str = Field(description="A stable code from service.errors.ReasonCode.")
     error: str
-    stage: Literal["parse", "normalize", "dedupe", "enrich", "route"]
+    stage: DeadLetterStage
     item_index: int | None = None
+    failed_items: tuple[ItemFailure, ...] = ()
     source_topic: str
     source_partition: int
     source_offset: int
@@ -261,6 +281,9 @@ class DeadLetter(_Model):
     raw_sha256: str
     raw_size: int
     raw_base64: str
+    raw_truncated: bool = Field(
+        default=False, description="raw_base64 holds only a prefix of the record (see raw_size)."
+    )
 
 
 # ---------------------------------------------------------------- envelope

@@ -135,6 +135,26 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.workers = Gauge(
+            f"{ns}_workers", "Worker processes ready or busy (0 with pipeline.workers=0).", registry=registry
+        )
+        self.worker_restarts = Counter(
+            f"{ns}_worker_restarts_total",
+            "Workers killed and replaced: cause is timeout (a record ran past its budget) or crash.",
+            ["cause"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            f"{ns}_retries_total",
+            "Waits before retrying an error that can heal: cause is store|produce|commit.",
+            ["cause"],
+            registry=registry,
+        )
+        self.held_partitions = Gauge(
+            f"{ns}_held_partitions",
+            "Partitions paused until a store error heals (their records wait on the broker).",
+            registry=registry,
+        )
         self.last_progress = Gauge(
             f"{ns}_last_progress_timestamp_seconds",
             "Unix time of the last committed batch (or idle poll): the loop is alive.",
@@ -228,22 +248,36 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Configure structlog once: JSON lines for machines, a console renderer for people.
 
     Logs go to stderr so that `wire-ingest process` can keep stdout for its output.
+    Libraries that log through the standard library (aiokafka, redis, asyncio) are
+    rendered by the same processors, so with `json` every line on stderr is JSON.
     """
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     )
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
-    # aiokafka logs through the standard library; keep its warnings, in the same stream.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # Standard-library records: the logger's name is kept, the rest reads like our own lines.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(cast(TextIO, _CurrentStderr()))
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    # Libraries' warnings and errors; their info lines would drown ours.
+    root.setLevel(max(logging.WARNING, logging.getLevelName(level)))

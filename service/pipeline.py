@@ -1,39 +1,38 @@
-"""The pipeline for one record: parse -> normalize -> dedupe -> enrich -> route.
+"""The pipeline for one record: prepare (parse -> normalize -> fingerprint -> enrich), then
+decide (dedupe) and route.
 
-No Kafka here: the shell (`service.shell`) and the offline `wire-ingest
-process` command both call `Pipeline.process_raw` / `process_canonical` and
-produce what comes back. This module is the one per-record guard: any
-exception while processing a record becomes a dead letter with a reason, so
-nothing crashes the consumer. The only exception that escapes is
-`StoreUnavailableError`, which is retriable: the shell waits and retries the
-record rather than publishing unchecked duplicates.
+No Kafka here: the shell (`service.shell`) and the offline `wire-ingest process`
+command both call it and produce what comes back. The CPU half
+(`service.prepare`) runs in a worker process when a pool is given; the second
+half runs here, in the service's process, because it talks to the dedupe store
+and must see each partition's records in input order.
+
+Every failure of a record becomes exactly one dead letter, however many items
+failed. The only exception that escapes is `StoreUnavailableError`, which can
+heal: the shell holds the partition and retries the record rather than publish
+unchecked duplicates.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
-from pydantic import ValidationError
 
-from .errors import ReasonCode, RecordError, StoreUnavailableError
-from .ids import sha256_hex
-from .models import CanonicalArticle, EnrichedArticle, RecordMeta, WireFormat
-from .normalize import normalize
+from .dedupe.deduplicator import Fingerprint
+from .errors import ReasonCode, RecordError, StoreUnavailableError, WorkerLostError
+from .models import CanonicalArticle, EnrichedArticle, RecordMeta
 from .observability import Metrics
-from .parse import parse
+from .prepare import EnricherLike, Prepared, PreparedItem, Preparer
 from .route import (
-    HEADER_REDRIVEN,
-    HEADER_REPLAY,
-    HEADER_SOURCE,
+    Failure,
     Outbound,
     Outcome,
     dead_letter,
     is_published,
+    message_size,
     outcome_of,
     route_canonical,
     route_enriched,
@@ -44,15 +43,17 @@ log = structlog.get_logger("wire_ingest.pipeline")
 
 
 class DeduplicatorLike(Protocol):
-    async def decide(self, article: CanonicalArticle) -> CanonicalArticle: ...
+    async def decide(
+        self, article: CanonicalArticle, known: Fingerprint | None = None
+    ) -> CanonicalArticle: ...
     def state_size(self) -> int: ...
     async def close(self) -> None: ...
 
 
-class EnricherLike(Protocol):
-    registry_version: str
+class PreparerPool(Protocol):
+    """Worker processes running `Preparer` (see `service.workers.WorkerPool`)."""
 
-    def enrich(self, article: CanonicalArticle) -> EnrichedArticle: ...
+    async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared: ...
 
 
 @dataclass
@@ -63,13 +64,6 @@ class RecordResult:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-def _header(record: RecordMeta, name: str) -> str | None:
-    for key, value in record.headers:
-        if key == name:
-            return value.decode("utf-8", "replace")
-    return None
-
-
 class Pipeline:
     def __init__(
         self,
@@ -77,138 +71,165 @@ class Pipeline:
         deduplicator: DeduplicatorLike,
         enricher: EnricherLike | None,
         metrics: Metrics,
+        workers: PreparerPool | None = None,
     ) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.deduplicator = deduplicator
         self.enricher = enricher
         self.metrics = metrics
-        self._publish_enriched = settings.pipeline.stage == Stage.ALL and enricher is not None
+        self.workers = workers
+        self.preparer = Preparer(settings, enricher)
+        self._enrich_stage = settings.pipeline.stage == Stage.ENRICH
+        self._max_message_bytes = settings.pipeline.max_message_bytes
 
-    @contextmanager
-    def _timed(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
+    # ------------------------------------------------------------ the CPU half
+
+    async def prepare(self, value: bytes, record: RecordMeta) -> Prepared:
+        """Parse .. enrich one record, in a worker when there is a pool; never raises."""
+        kind = "canonical" if self._enrich_stage else "raw"
+        if self.workers is None:
+            if self._enrich_stage:
+                return self.preparer.prepare_canonical(value, record)
+            return self.preparer.prepare_raw(value, record)
         try:
-            yield
-        finally:
-            self.metrics.stage_latency.labels(stage).observe(time.perf_counter() - started)
+            return await self.workers.prepare(kind, value, record)
+        except WorkerLostError as lost:
+            if lost.timed_out:
+                return Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(lost), "worker")
+        # A worker can die of something else than its record (the kernel's OOM killer picking
+        # it, an operator's kill): one more try on a fresh worker tells the two apart.
+        try:
+            return await self.workers.prepare(kind, value, record)
+        except WorkerLostError as lost:
+            reason = ReasonCode.PROCESSING_TIMEOUT if lost.timed_out else ReasonCode.WORKER_CRASHED
+            return Prepared.failed(reason, str(lost), "worker")
 
-    def _format_hint(self, record: RecordMeta) -> WireFormat | None:
-        source = _header(record, HEADER_SOURCE)
-        if source is None:
-            return None
-        return self.settings.pipeline.format_by_source.get(source)
+    # ------------------------------------------------------------ decide and route
 
-    async def process_raw(self, raw: bytes, record: RecordMeta) -> RecordResult:
-        """Raw wire bytes -> canonical (+ enriched) events, duplicates, or dead letters."""
+    async def finish(self, prepared: Prepared, value: bytes, record: RecordMeta) -> RecordResult:
+        """Dedupe decisions (store I/O) and routing for a prepared record, in input order.
+
+        Raises StoreUnavailableError when the store cannot be reached; nothing of the record
+        is produced then, and the shell retries the record later.
+        """
+        if self._enrich_stage:
+            return self._finish_enriched(prepared, value, record)
+        self._observe(prepared)
         result = RecordResult()
-        stage = "parse"
-        try:
-            with self._timed("parse"):
-                items = parse(
-                    raw, hint=self._format_hint(record), max_item_bytes=self.settings.pipeline.max_item_bytes
-                )
-            raw_sha256 = sha256_hex(raw)
-            redriven = _header(record, HEADER_REDRIVEN) is not None
-            replay = _header(record, HEADER_REPLAY) is not None
-            for item in items:
-                stage = "normalize"
-                try:
-                    with self._timed("normalize"):
-                        article = normalize(item, record, raw_sha256=raw_sha256)
-                        if redriven or replay:
-                            lineage = article.lineage.model_copy(
-                                update={"redriven": redriven, "replay": replay}
-                            )
-                            article = article.model_copy(update={"lineage": lineage})
-                    self.metrics.items_by_source.labels(article.source, article.lineage.format.value).inc()
-                    self.metrics.source_last_item.labels(article.source).set(time.time())
-                    stage = "dedupe"
-                    with self._timed("dedupe"):
-                        article = await self.deduplicator.decide(article)
-                    self._route(article, result)
-                except RecordError as error:
-                    if error.item_index is None:
-                        error.item_index = item.item_index
-                    self._dead_letter(error, stage, raw, record, result)
-        except StoreUnavailableError:
-            raise
-        except RecordError as error:
-            self._dead_letter(error, stage, raw, record, result)
-        except ValidationError as error:
-            self._dead_letter(
-                RecordError(ReasonCode.SCHEMA_VIOLATION, _first_error(error)), stage, raw, record, result
-            )
-        except Exception as error:  # the per-record guard: a bug must not stop the partition
-            log.exception("record_failed", stage=stage, topic=record.topic, offset=record.offset)
-            self._dead_letter(
-                RecordError(ReasonCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}"),
-                stage,
-                raw,
-                record,
-                result,
-            )
+        failures = list(prepared.failures)
+        for item in prepared.items:
+            try:
+                decided = await self.deduplicator.decide(item.article, item.fingerprint)
+                self.metrics.items_by_source.labels(decided.source, decided.lineage.format.value).inc()
+                self.metrics.source_last_item.labels(decided.source).set(time.time())
+                outbound = [route_canonical(decided, self.topics)]
+                if item.enriched is not None and is_published(decided):
+                    enriched = _with_decision(item.enriched, decided)
+                    self._count_entities(enriched)
+                    outbound.append(route_enriched(enriched, self.topics))
+                self._add(result, outbound, outcome_of(decided), failures)
+            except StoreUnavailableError:
+                raise
+            except RecordError as error:
+                error.item_index = item.article.lineage.item_index
+                failures.append(Failure(error, "dedupe"))
+        self._dead_letter(result, failures, value, record)
         return result
 
-    def process_canonical(self, value: bytes, record: RecordMeta) -> RecordResult:
-        """The enrich-only stage: a canonical event from `articles.canonical` -> enriched event."""
+    def _finish_enriched(self, prepared: Prepared, value: bytes, record: RecordMeta) -> RecordResult:
+        """The enrich-only stage: route the enrichment of a canonical event (no decision to take)."""
+        self._observe(prepared)
         result = RecordResult()
-        try:
-            article = CanonicalArticle.model_validate_json(value)
-            self._enrich(article, result)
-        except ValidationError as error:
-            self._dead_letter(
-                RecordError(ReasonCode.SCHEMA_VIOLATION, _first_error(error)), "enrich", value, record, result
-            )
-        except Exception as error:  # the per-record guard, as in process_raw
-            log.exception("record_failed", stage="enrich", topic=record.topic, offset=record.offset)
-            self._dead_letter(
-                RecordError(ReasonCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}"),
-                "enrich",
-                value,
-                record,
-                result,
-            )
+        failures = list(prepared.failures)
+        for item in prepared.items:
+            assert item.enriched is not None
+            self._count_entities(item.enriched)
+            self._add(result, [route_enriched(item.enriched, self.topics)], None, failures)
+        self._dead_letter(result, failures, value, record)
         return result
 
-    def _route(self, article: CanonicalArticle, result: RecordResult) -> None:
-        with self._timed("route"):
-            result.outbound.append(route_canonical(article, self.topics))
-        result.outcomes.append(outcome_of(article))
-        if self._publish_enriched and is_published(article):
-            self._enrich(article, result)
-
-    def _enrich(self, article: CanonicalArticle, result: RecordResult) -> None:
-        if self.enricher is None:
+    def _dead_letter(
+        self, result: RecordResult, failures: list[Failure], value: bytes, record: RecordMeta
+    ) -> None:
+        """One dead letter for every failure of the record, in item order, or none."""
+        if not failures:
             return
-        with self._timed("enrich"):
-            enriched = self.enricher.enrich(article)
+        failures.sort(key=_failure_order)
+        first = failures[0]
+        log.warning(
+            "dead_letter",
+            reason=first.error.reason.value,
+            error=first.error.message[:300],
+            stage=first.stage,
+            failed_items=len(failures),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        letter, outcome = dead_letter(
+            failures, value, record, self.topics, max_message_bytes=self._max_message_bytes
+        )
+        result.outbound.append(letter)
+        result.outcomes.append(outcome)
+
+    def _add(
+        self, result: RecordResult, outbound: list[Outbound], outcome: Outcome | None, failures: list[Failure]
+    ) -> None:
+        """An item's messages, unless one would exceed the output budget (then the item fails)."""
+        largest = max(message_size(message) for message in outbound)
+        if largest > self._max_message_bytes:
+            message = (
+                f"an event of {largest} bytes exceeds pipeline.max_message_bytes ({self._max_message_bytes})"
+            )
+            failures.append(Failure(RecordError(ReasonCode.OUTPUT_TOO_LARGE, message), "route"))
+            return
+        result.outbound.extend(outbound)
+        if outcome is not None:  # the enrich-only stage counts no outcomes: ingest counted them
+            result.outcomes.append(outcome)
+
+    def _observe(self, prepared: Prepared) -> None:
+        for stage, seconds in prepared.timings:
+            self.metrics.stage_latency.labels(stage).observe(seconds)
+
+    def _count_entities(self, enriched: EnrichedArticle) -> None:
         self.metrics.enrich_coverage.labels("country").inc(len(enriched.countries))
         self.metrics.enrich_coverage.labels("leader").inc(len(enriched.leaders))
         if not enriched.countries:
             self.metrics.enriched_without_entities.labels("country").inc()
         if not enriched.leaders:
             self.metrics.enriched_without_entities.labels("leader").inc()
-        result.outbound.append(route_enriched(enriched, self.topics))
 
-    def _dead_letter(
-        self, error: RecordError, stage: str, raw: bytes, record: RecordMeta, result: RecordResult
-    ) -> None:
-        log.warning(
-            "dead_letter",
-            reason=error.reason.value,
-            error=error.message[:300],
-            stage=stage,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-        )
-        outbound, outcome = dead_letter(error, stage, raw, record, self.topics)
-        result.outbound.append(outbound)
-        result.outcomes.append(outcome)
+    # ------------------------------------------------------------ both halves
+
+    async def process_raw(self, raw: bytes, record: RecordMeta) -> RecordResult:
+        """Raw wire bytes -> canonical (+ enriched) events, duplicates, or one dead letter."""
+        return await self.finish(await self.prepare(raw, record), raw, record)
+
+    def process_canonical(self, value: bytes, record: RecordMeta) -> RecordResult:
+        """The enrich-only stage in process: a canonical event -> enriched event or dead letter."""
+        return self._finish_enriched(self.preparer.prepare_canonical(value, record), value, record)
 
 
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{location}: {first.get('msg', 'invalid')}"
+def _failure_order(failure: Failure) -> tuple[int, int]:
+    """Record-wide failures first, then the items left out, then item by item."""
+    if failure.error.item_index is None:
+        return (0, 0)
+    if failure.error.reason == ReasonCode.TOO_MANY_ITEMS:
+        return (1, 0)
+    return (2, failure.error.item_index)
+
+
+def _with_decision(enriched: EnrichedArticle, decided: CanonicalArticle) -> EnrichedArticle:
+    """The enrichment computed before the dedupe decision, with the decision's fields."""
+    return enriched.model_copy(
+        update={
+            "story_id": decided.story_id,
+            "supersedes": decided.supersedes,
+            "duplicate_of": decided.duplicate_of,
+            "dedupe": decided.dedupe,
+        }
+    )
+
+
+__all__ = ["Pipeline", "PreparedItem", "RecordResult"]

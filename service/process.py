@@ -42,8 +42,12 @@ def _read(path: str) -> tuple[bytes, datetime]:
 
 async def process_files(paths: Iterable[str], settings: Settings, out: IO[bytes]) -> int:
     """Run every file through the pipeline; returns how many messages were written."""
+    # One file at a time in this process: a worker pool would only add its start-up time.
     settings = settings.model_copy(
-        update={"dedupe": settings.dedupe.model_copy(update={"backend": DedupeBackend.MEMORY})}
+        update={
+            "dedupe": settings.dedupe.model_copy(update={"backend": DedupeBackend.MEMORY}),
+            "pipeline": settings.pipeline.model_copy(update={"workers": 0}),
+        }
     )
     written = 0
     async with build_pipeline(settings) as pipeline:

@@ -8,11 +8,20 @@ order. Headers let consumers filter without parsing the value.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import RecordError
 from .ids import sha256_hex
-from .models import SCHEMA_VERSION, CanonicalArticle, DeadLetter, EnrichedArticle, RecordMeta, Relation
+from .models import (
+    SCHEMA_VERSION,
+    CanonicalArticle,
+    DeadLetter,
+    DeadLetterStage,
+    EnrichedArticle,
+    RecordMeta,
+    Relation,
+)
 from .settings import TopicSettings
 
 CONTENT_TYPE_JSON = b"application/json"
@@ -90,34 +99,89 @@ def is_published(article: CanonicalArticle) -> bool:
     return article.dedupe.relation in PUBLISHED_RELATIONS
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A permanent failure of a record or of one of its items, with the stage it happened in."""
+
+    error: RecordError
+    stage: DeadLetterStage
+
+
+# What a Kafka record costs besides key, value and headers (batch and record framing), rounded up.
+_RECORD_OVERHEAD = 512
+# A dead letter lists at most this many failed items; a record with more says so in `error`.
+MAX_LISTED_FAILURES = 1000
+
+
+def message_size(outbound: Outbound) -> int:
+    """Bytes the message takes against a broker's max.message.bytes (framing estimated high)."""
+    headers = sum(len(key) + len(value) for key, value in outbound.headers)
+    return len(outbound.value) + len(outbound.key or b"") + headers + _RECORD_OVERHEAD
+
+
 def dead_letter(
-    error: RecordError, stage: str, raw: bytes, record: RecordMeta, topics: TopicSettings
+    failures: Sequence[Failure],
+    raw: bytes,
+    record: RecordMeta,
+    topics: TopicSettings,
+    *,
+    max_message_bytes: int,
 ) -> tuple[Outbound, Outcome]:
-    """The dead-letter record: reason, message, where it came from and the original bytes."""
-    letter = DeadLetter.model_validate(
-        {
-            "reason": error.reason.value,
-            "error": error.message[:2000],
-            "stage": stage,
-            "item_index": error.item_index,
-            "source_topic": record.topic,
-            "source_partition": record.partition,
-            "source_offset": record.offset,
-            "source_timestamp": record.timestamp,
-            "source_key_base64": base64.b64encode(record.key).decode() if record.key is not None else None,
-            "source_headers": {k: v.decode("utf-8", "replace") for k, v in record.headers},
-            "raw_sha256": sha256_hex(raw),
-            "raw_size": len(raw),
-            "raw_base64": base64.b64encode(raw).decode(),
-        }
-    )
+    """The one dead letter of a record: why it failed, where it came from and its original bytes.
+
+    The message never exceeds `max_message_bytes`: when the whole record does not fit,
+    the letter carries the longest prefix that does and says so (`raw_truncated`).
+    """
+    first = failures[0]
+    listed = failures[:MAX_LISTED_FAILURES]
+    error = first.error.message[:2000]
+    if len(failures) > len(listed):
+        error = f"{error} (and {len(failures) - 1} more failed items; the first {len(listed)} are listed)"
+    fields = {
+        "reason": first.error.reason.value,
+        "error": error,
+        "stage": first.stage,
+        "item_index": first.error.item_index,
+        "failed_items": [
+            {
+                "item_index": failure.error.item_index,
+                "reason": failure.error.reason.value,
+                "error": failure.error.message[:300],
+                "stage": failure.stage,
+            }
+            for failure in listed
+            if failure.error.item_index is not None
+        ],
+        "source_topic": record.topic,
+        "source_partition": record.partition,
+        "source_offset": record.offset,
+        "source_timestamp": record.timestamp,
+        "source_key_base64": base64.b64encode(record.key).decode() if record.key is not None else None,
+        "source_headers": {k: v.decode("utf-8", "replace") for k, v in record.headers},
+        "raw_sha256": sha256_hex(raw),
+        "raw_size": len(raw),
+    }
     headers = (
         *_headers("dead_letter", None, None),
-        ("dlq-reason", error.reason.value.encode()),
-        ("dlq-stage", stage.encode()),
+        ("dlq-reason", first.error.reason.value.encode()),
+        ("dlq-stage", first.stage.encode()),
     )
     source = next((v.decode("utf-8", "replace") for k, v in record.headers if k == HEADER_SOURCE), "unknown")
-    outbound = Outbound(
-        topic=topics.dlq, key=record.key, value=letter.model_dump_json().encode(), headers=headers
-    )
-    return outbound, Outcome(kind="dead_letter", reason=error.reason.value, source=source)
+
+    def build(prefix: bytes, truncated: bool) -> Outbound:
+        letter = DeadLetter.model_validate(
+            {**fields, "raw_base64": base64.b64encode(prefix).decode(), "raw_truncated": truncated}
+        )
+        return Outbound(topics.dlq, record.key, letter.model_dump_json().encode(), headers)
+
+    outbound = build(raw, False)
+    excess = message_size(outbound) - max_message_bytes
+    if excess > 0:
+        # base64 turns 3 bytes into 4: drop enough raw bytes to shed `excess` encoded ones.
+        keep = max(0, len(raw) - (excess * 3 + 3) // 4 - 3)
+        outbound = build(raw[:keep], True)
+        if message_size(outbound) > max_message_bytes:  # the metadata alone is too large
+            fields["failed_items"] = []
+            fields["source_headers"] = {}
+            outbound = build(b"", True)
+    return outbound, Outcome(kind="dead_letter", reason=first.error.reason.value, source=source)

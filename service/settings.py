@@ -10,13 +10,14 @@ environment overrides.
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -143,15 +144,39 @@ class Stage(StrEnum):
     ENRICH = "enrich"  # canonical -> enriched
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class PipelineSettings(_Section):
     stage: Stage = Stage.ALL
     delivery: DeliveryMode = DeliveryMode.AT_LEAST_ONCE
-    transactional_id: str | None = None
-    # Records taken per poll; every record of a batch is produced and acknowledged
-    # before its offsets are committed, so this also bounds records in flight.
-    max_batch_records: int = 500
+    # Names this instance among the replicas of one deployment (pod or host name); it makes
+    # the default transactional id unique per instance, so exactly-once replicas never fence
+    # each other. Must be stable across restarts of the same instance.
+    instance_name: str = Field(default_factory=socket.gethostname, min_length=1)
+    transactional_id: str | None = None  # default: {client_id}-{stage}-{instance_name}
+    # Records in flight at once (fetched, not yet committed); every one is produced and
+    # acknowledged before its offset is committed.
+    max_batch_records: int = Field(default=500, ge=1)
     poll_timeout_ms: int = 200
     max_item_bytes: int = 4 * 1024 * 1024
+    # Worker processes for parse/normalize/signatures/enrichment; 0 runs them in the
+    # service's own process (no time or memory budget then: tests and `process`).
+    workers: int = Field(default_factory=available_cores, ge=0)
+    # Per-record budgets. A worker past the time budget is killed and replaced; past the
+    # memory budget its allocation fails. Either way the record is dead-lettered.
+    record_timeout_seconds: float = Field(default=10.0, gt=0)
+    worker_memory_mb: int = Field(default=1024, ge=64)
+    max_items_per_record: int = Field(default=1000, ge=1)
+    # No message larger than this is produced (Kafka's default max.message.bytes is
+    # 1,048,588): an event that would be larger is dead-lettered, and a dead letter carries
+    # only the prefix of its raw record that fits.
+    max_message_bytes: int = Field(default=1_000_000, ge=16_384)
+    # Backoff for errors that can heal (broker or store unreachable): exponential with jitter.
+    retry_initial_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
     format_by_source: dict[str, WireFormat] = Field(
         default_factory=dict,
         description="Force a parser for a source (matched on the record's 'source' header).",
@@ -213,6 +238,21 @@ class Settings(BaseSettings):
     dedupe: DedupeSettings = DedupeSettings()
     enrich: EnrichSettings = EnrichSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+
+    @model_validator(mode="after")
+    def _messages_fit_requests(self) -> Settings:
+        if self.pipeline.max_message_bytes > self.kafka.max_request_size:
+            raise ValueError(
+                "pipeline.max_message_bytes must not exceed kafka.max_request_size "
+                f"({self.pipeline.max_message_bytes} > {self.kafka.max_request_size})"
+            )
+        return self
+
+    def transactional_id(self) -> str:
+        """The producer's transactional id: configured, or unique per instance and stage."""
+        return self.pipeline.transactional_id or (
+            f"{self.kafka.client_id}-{self.pipeline.stage.value}-{self.pipeline.instance_name}"
+        )
 
     @classmethod
     def settings_customise_sources(

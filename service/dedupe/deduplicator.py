@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..errors import StoreUnavailableError
 from ..models import CanonicalArticle, Relation
 from ..settings import DedupeSettings
@@ -31,6 +33,21 @@ def article_text(article: CanonicalArticle) -> str:
     return f"{article.headline}\n\n{article.body_text}"
 
 
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What content matching needs from the text: computed wherever the CPU is (a worker)."""
+
+    signature: Signature | None
+    numbers: bytes
+
+
+def fingerprint(article: CanonicalArticle, settings: DedupeSettings) -> Fingerprint:
+    """The MinHash signature and the number mask of an article's text; pure."""
+    text = article_text(article)
+    sig = signature(text, shingle_size=settings.shingle_size, num_perm=settings.num_perm)
+    return Fingerprint(sig, number_mask(text))
+
+
 class Deduplicator:
     def __init__(self, store: DedupeStore, settings: DedupeSettings) -> None:
         self._store = store
@@ -41,15 +58,16 @@ class Deduplicator:
     def store(self) -> DedupeStore:
         return self._store
 
-    def _signature(self, text: str) -> Signature | None:
-        return signature(text, shingle_size=self._settings.shingle_size, num_perm=self._settings.num_perm)
+    async def decide(self, article: CanonicalArticle, known: Fingerprint | None = None) -> CanonicalArticle:
+        """The article with story_id, supersedes, duplicate_of and dedupe set; the decision is recorded.
 
-    async def decide(self, article: CanonicalArticle) -> CanonicalArticle:
-        """The article with story_id, supersedes, duplicate_of and dedupe set; the decision is recorded."""
+        `known` is the article's fingerprint when a worker computed it already; otherwise it
+        is computed here, and only when the decision needs it.
+        """
         key = item_key(article)
-        sig: Signature | None = None
-        numbers = b""
-        sig_done = False
+        sig: Signature | None = known.signature if known else None
+        numbers = known.numbers if known else b""
+        sig_done = known is not None
         for _ in range(_MAX_ATTEMPTS):
             snapshot = await self._store.snapshot(article.event_id, key)
             outcome = decide_by_record(article, snapshot)
@@ -58,9 +76,8 @@ class Deduplicator:
             checked: tuple[int, ...] = ()
             seen: frozenset[str] = frozenset()
             if (outcome is None or indexes_content(outcome)) and not sig_done:
-                text = article_text(article)
-                sig, sig_done = self._signature(text), True
-                numbers = number_mask(text)
+                computed = fingerprint(article, self._settings)
+                sig, numbers, sig_done = computed.signature, computed.numbers, True
             if outcome is None:
                 if sig is not None:
                     checked = tuple(band_keys(sig, self._params))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from ..dedupe.decide import Candidate, Snapshot, item_key
-from ..dedupe.deduplicator import Deduplicator
+from ..dedupe.deduplicator import Deduplicator, Fingerprint
 from ..dedupe.store import DedupeStore, Write
 from ..models import CanonicalArticle
 from ..route import HEADER_REPLAY, Outbound
@@ -59,11 +59,11 @@ class PriorAwareDeduplicator:
     inner: Deduplicator
     prior: set[str] = field(default_factory=set)
 
-    async def decide(self, article: CanonicalArticle) -> CanonicalArticle:
+    async def decide(self, article: CanonicalArticle, known: Fingerprint | None = None) -> CanonicalArticle:
         snapshot = await self.inner.store.snapshot(article.event_id, item_key(article))
         if snapshot.recorded is not None:
             self.prior.add(article.event_id)
-        return await self.inner.decide(article)
+        return await self.inner.decide(article, known)
 
     def state_size(self) -> int:
         return self.inner.state_size()
@@ -75,7 +75,7 @@ class PriorAwareDeduplicator:
 class NoDeduplicator:
     """For the enrich-only pipeline, which never calls the dedupe stage."""
 
-    async def decide(self, article: CanonicalArticle) -> CanonicalArticle:
+    async def decide(self, article: CanonicalArticle, known: Fingerprint | None = None) -> CanonicalArticle:
         return article
 
     def state_size(self) -> int:

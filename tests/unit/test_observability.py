@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from prometheus_client import CollectorRegistry
 
-from service.observability import Health, HttpEndpoint, Metrics
+from service.observability import Health, HttpEndpoint, Metrics, configure_logging
 
 
 @pytest.fixture
@@ -59,3 +62,16 @@ def test_metrics_are_exposed_in_prometheus_format(endpoint: tuple[HttpEndpoint, 
     assert status == 200
     assert 'wire_ingest_outcomes_total{kind="dead_letter",reason="malformed_xml"} 1.0' in body
     assert "wire_ingest_build_info{" in body
+
+
+def test_every_log_line_is_json_library_warnings_included(capsys: pytest.CaptureFixture[str]) -> None:
+    """With log_format=json, aiokafka's (standard-library) warnings are JSON lines like ours."""
+    configure_logging("INFO", "json")
+    logging.getLogger("aiokafka.consumer.group_coordinator").warning("Heartbeat failed for group %s", "g1")
+    logging.getLogger("aiokafka").info("too chatty to keep")
+    structlog.get_logger("wire_ingest.test").info("ours", value=1)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert [line["event"] for line in lines] == ["Heartbeat failed for group g1", "ours"]
+    assert lines[0]["logger"] == "aiokafka.consumer.group_coordinator"
+    assert lines[0]["level"] == "warning"
+    assert lines[1]["value"] == 1

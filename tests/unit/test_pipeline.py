@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from service.dedupe import open_deduplicator
+from service.dedupe.deduplicator import Fingerprint
 from service.enrich import load_enricher
 from service.errors import StoreUnavailableError
 from service.models import CanonicalArticle, EnrichedArticle, RecordMeta
@@ -39,7 +40,7 @@ class _ExplodingEnricher:
 
 
 class _DownDeduplicator:
-    async def decide(self, article: CanonicalArticle) -> CanonicalArticle:
+    async def decide(self, article: CanonicalArticle, known: Fingerprint | None = None) -> CanonicalArticle:
         raise StoreUnavailableError("redis is down")
 
     def state_size(self) -> int:

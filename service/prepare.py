@@ -1,0 +1,200 @@
+"""The CPU half of the pipeline for one record: parse, normalize, fingerprint, enrich.
+
+Everything here is pure (bytes and settings in, models out) and needs no store,
+so it runs in a worker process (`service.workers`) or, with `pipeline.workers =
+0`, in the service's own process. The dedupe decision and routing, which need
+the shared store and the input order, happen afterwards in `service.pipeline`.
+
+This is the per-record guard of the CPU half: every exception becomes a
+`Failure` with a reason code, item by item, so one bad item of a feed costs
+only itself.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from .dedupe.deduplicator import Fingerprint, fingerprint
+from .errors import ReasonCode, RecordError
+from .ids import sha256_hex
+from .models import CanonicalArticle, DeadLetterStage, EnrichedArticle, RecordMeta, WireFormat
+from .normalize import normalize
+from .parse import parse
+from .route import HEADER_REDRIVEN, HEADER_REPLAY, HEADER_SOURCE, Failure
+from .settings import Settings, Stage
+
+log = structlog.get_logger("wire_ingest.prepare")
+
+# Below this many body characters an event cannot come near the smallest allowed
+# max_message_bytes, so the exact size check (a serialization) is skipped.
+_SIZE_CHECK_MIN_CHARS = 4_096
+_OUT_OF_MEMORY = re.compile(r"not enough memory|memory allocation failed|out of memory|cannot allocate", re.I)
+MEMORY_BUDGET_MESSAGE = "processing needed more memory than the worker's budget (pipeline.worker_memory_mb)"
+
+
+class EnricherLike(Protocol):
+    registry_version: str
+
+    def enrich(self, article: CanonicalArticle) -> EnrichedArticle: ...
+
+
+@dataclass(slots=True)
+class PreparedItem:
+    """One item ready for the dedupe decision, its enrichment computed ahead of it."""
+
+    article: CanonicalArticle
+    fingerprint: Fingerprint | None = None
+    enriched: EnrichedArticle | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What the CPU half made of one record: items to decide, failures, stage timings."""
+
+    items: list[PreparedItem] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    @classmethod
+    def failed(cls, reason: ReasonCode, message: str, stage: DeadLetterStage) -> Prepared:
+        return cls(failures=[Failure(RecordError(reason, message), stage)])
+
+
+def header(record: RecordMeta, name: str) -> str | None:
+    for key, value in record.headers:
+        if key == name:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+class Preparer:
+    def __init__(self, settings: Settings, enricher: EnricherLike | None) -> None:
+        self.settings = settings
+        self.enricher = enricher
+        self._enrich_ahead = settings.pipeline.stage == Stage.ALL and enricher is not None
+        self._fingerprints = settings.pipeline.stage != Stage.ENRICH
+
+    def prepare_raw(self, raw: bytes, record: RecordMeta) -> Prepared:
+        """Raw wire bytes -> normalized items with fingerprints and enrichment, or failures."""
+        prepared = Prepared()
+        stage: DeadLetterStage = "parse"
+        try:
+            with self._timed("parse", prepared):
+                items = parse(
+                    raw,
+                    hint=self._format_hint(record),
+                    max_item_bytes=self.settings.pipeline.max_item_bytes,
+                )
+            limit = self.settings.pipeline.max_items_per_record
+            if len(items) > limit:
+                message = f"the record holds {len(items)} items; only the first {limit} were processed"
+                error = RecordError(ReasonCode.TOO_MANY_ITEMS, message, item_index=items[limit].item_index)
+                prepared.failures.append(Failure(error, "parse"))
+                items = items[:limit]
+            raw_sha256 = sha256_hex(raw)
+            redriven = header(record, HEADER_REDRIVEN) is not None
+            replay = header(record, HEADER_REPLAY) is not None
+            for item in items:
+                stage = "normalize"
+                try:
+                    with self._timed("normalize", prepared):
+                        article = normalize(item, record, raw_sha256=raw_sha256)
+                        if redriven or replay:
+                            lineage = article.lineage.model_copy(
+                                update={"redriven": redriven, "replay": replay}
+                            )
+                            article = article.model_copy(update={"lineage": lineage})
+                    stage = "dedupe"
+                    with self._timed("fingerprint", prepared):
+                        fingerprinted = fingerprint(article, self.settings.dedupe)
+                    stage = "enrich"
+                    enriched = self._enrich(article, prepared) if self._enrich_ahead else None
+                    stage = "route"
+                    self._check_size(enriched or article)
+                    prepared.items.append(PreparedItem(article, fingerprinted, enriched))
+                except Exception as error:
+                    prepared.failures.append(_failure(error, stage, record, item.item_index))
+        except Exception as error:
+            prepared.failures.append(_failure(error, stage, record, None))
+        return prepared
+
+    def prepare_canonical(self, value: bytes, record: RecordMeta) -> Prepared:
+        """The enrich-only stage: a canonical event from `articles.canonical` -> its enrichment."""
+        prepared = Prepared()
+        try:
+            article = CanonicalArticle.model_validate_json(value)
+            enriched = self._enrich(article, prepared)
+            self._check_size(enriched)
+            prepared.items.append(PreparedItem(article, None, enriched))
+        except Exception as error:
+            prepared.failures.append(_failure(error, "enrich", record, None))
+        return prepared
+
+    def _enrich(self, article: CanonicalArticle, prepared: Prepared) -> EnrichedArticle:
+        assert self.enricher is not None
+        with self._timed("enrich", prepared):
+            return self.enricher.enrich(article)
+
+    def _check_size(self, article: CanonicalArticle) -> None:
+        """Refuse an event that cannot be produced, before the store records it as published."""
+        if len(article.body_text) < _SIZE_CHECK_MIN_CHARS:
+            return
+        # The dedupe block, story id and supersedes add well under 1 KB after this point.
+        size = len(article.__pydantic_serializer__.to_json(article)) + 1_024
+        limit = self.settings.pipeline.max_message_bytes
+        if size > limit:
+            raise RecordError(
+                ReasonCode.OUTPUT_TOO_LARGE,
+                f"the event would take about {size} bytes; pipeline.max_message_bytes is {limit}",
+            )
+
+    def _format_hint(self, record: RecordMeta) -> WireFormat | None:
+        source = header(record, HEADER_SOURCE)
+        if source is None:
+            return None
+        return self.settings.pipeline.format_by_source.get(source)
+
+    @staticmethod
+    @contextmanager
+    def _timed(stage: str, prepared: Prepared) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            prepared.timings.append((stage, time.perf_counter() - started))
+
+
+def _failure(error: Exception, stage: DeadLetterStage, record: RecordMeta, item_index: int | None) -> Failure:
+    """A permanent failure with its reason code; unforeseen exceptions are logged as bugs."""
+    if isinstance(error, RecordError) and _OUT_OF_MEMORY.search(error.message):
+        # Libraries report a failed allocation in their own words (orjson: "Not enough memory to
+        # allocate buffer", libxml2: "Memory allocation failed"); under the worker's memory cap
+        # that is the record's size, not its syntax.
+        error = RecordError(
+            ReasonCode.TOO_LARGE, f"{MEMORY_BUDGET_MESSAGE}: {error.message}", item_index=item_index
+        )
+    if isinstance(error, RecordError):
+        if error.item_index is None:
+            error.item_index = item_index
+        return Failure(error, stage)
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first.get("loc", ()))
+        reason = RecordError(
+            ReasonCode.SCHEMA_VIOLATION, f"{location}: {first.get('msg', 'invalid')}", item_index=item_index
+        )
+        return Failure(reason, stage)
+    if isinstance(error, MemoryError):
+        # The worker's address space is capped at pipeline.worker_memory_mb; this record needed more.
+        return Failure(RecordError(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, item_index=item_index), stage)
+    log.exception("record_failed", stage=stage, topic=record.topic, offset=record.offset)
+    message = f"{type(error).__name__}: {error}"
+    return Failure(RecordError(ReasonCode.INTERNAL_ERROR, message, item_index=item_index), stage)

@@ -1,0 +1,341 @@
+"""Worker processes for the CPU half of the pipeline, each record under a time and memory budget.
+
+Why processes: parsing, normalizing, fingerprinting and enriching are pure CPU.
+Run on the event loop, one slow record stops heartbeats and polls, and the
+group throws the member out; run in a thread, it holds the GIL just the same.
+A process can also be killed when a record runs past its time budget, and its
+address space capped so that a record needing too much memory fails alone.
+
+Each worker serves one record at a time over a socket pair (a 4-byte length,
+then a pickle), so the shell can await many workers at once without a thread.
+Workers are forked by a zygote: a process that loads the pipeline (modules,
+enricher) once and forks a warm worker on request, so a worker killed for its
+record is replaced in milliseconds while the other workers go on. The zygote
+itself comes from multiprocessing's fork server, which keeps the modules
+(`_PRELOAD`) imported for every pool a process opens (tests open many).
+
+Budgets:
+- time: `pipeline.record_timeout_seconds` from hand-over to answer. Past it the
+  worker is killed (SIGKILL: a parser stuck in C code ignores anything softer)
+  and replaced; the caller gets `WorkerLostError(timed_out=True)`.
+- memory: the worker's address space is capped at what it needs once loaded
+  plus `pipeline.worker_memory_mb`; an allocation past it raises MemoryError
+  inside the worker, and `service.prepare` turns that into `too_large`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import pickle
+import resource
+import signal
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import structlog
+
+from .enrich import Enricher, load_enricher
+from .errors import ConfigError, ReasonCode, WorkerLostError
+from .models import RecordMeta
+from .observability import Metrics, configure_logging
+from .prepare import MEMORY_BUDGET_MESSAGE, Prepared, Preparer
+from .settings import EnrichSettings, Settings, Stage
+
+log = structlog.get_logger("wire_ingest.workers")
+
+_FRAME = struct.Struct("!I")
+_READY = b"ready"
+# A worker has this long to load its enricher and answer ready (cold caches, a busy machine).
+_START_TIMEOUT_SECONDS = 120.0
+# Modules the fork server imports once, so that every worker forked from it starts warm.
+_PRELOAD = ["service.prepare", "service.enrich", "service.warm"]
+_STATM = Path("/proc/self/statm")
+_PID = struct.Struct("!q")
+
+
+# ---------------------------------------------------------------- inside the worker
+
+
+def _read_frame_blocking(sock: socket.socket) -> bytes | None:
+    header = _recv_exactly(sock, _FRAME.size)
+    if header is None:
+        return None
+    (size,) = _FRAME.unpack(header)
+    return _recv_exactly(sock, size)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        count = sock.recv_into(view[received:], size - received)
+        if count == 0:
+            return None  # the service closed its end: it stopped or died
+        received += count
+    return bytes(buffer)
+
+
+def _send_frame_blocking(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(_FRAME.pack(len(payload)) + payload)
+
+
+def _cap_address_space(budget_mb: int) -> None:
+    """Cap the address space at what the loaded worker maps now plus the budget."""
+    mapped = int(_STATM.read_text().split()[0]) * resource.getpagesize()
+    limit = mapped + budget_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def zygote_main(control: socket.socket, settings: Settings) -> None:
+    """Load the pipeline once, then fork a warm worker whenever the service asks for one.
+
+    Forking is safe here, unlike in the service: this process has one thread and no
+    event loop. A worker inherits the loaded enricher copy-on-write and starts in
+    milliseconds. Each request is one byte; the answer carries the worker's pid and,
+    as ancillary data, the service's end of the worker's socket.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers are the service's to kill; the kernel reaps them, so none lingers as a zombie.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    observability = settings.observability
+    configure_logging(observability.log_level, observability.log_format)
+    needs_enricher = settings.pipeline.stage in (Stage.ALL, Stage.ENRICH)
+    preparer = Preparer(settings, _enricher(settings.enrich) if needs_enricher else None)
+    _send_frame_blocking(control, _READY)
+    while control.recv(1):
+        service_end, worker_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                control.close()
+                service_end.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _serve(worker_end, preparer, settings.pipeline.worker_memory_mb)
+            finally:
+                os._exit(0)
+        worker_end.close()
+        socket.send_fds(control, [_PID.pack(pid)], [service_end.fileno()])
+        service_end.close()
+
+
+def _enricher(settings: EnrichSettings) -> Enricher:
+    """The fork server's preloaded enricher when the settings match, else a fresh one."""
+    warm = sys.modules.get("service.warm")
+    if warm is not None and settings == warm.DEFAULT_SETTINGS:
+        enricher: Enricher = warm.DEFAULT_ENRICHER
+        return enricher
+    return load_enricher(settings)
+
+
+def _serve(sock: socket.socket, preparer: Preparer, memory_mb: int) -> None:
+    """A worker's life: answer one job at a time until the service closes the socket."""
+    if _STATM.exists():
+        _cap_address_space(memory_mb)
+    while True:
+        frame = _read_frame_blocking(sock)
+        if frame is None:
+            return
+        kind, value, record = pickle.loads(frame)
+        try:
+            if kind == "canonical":
+                prepared = preparer.prepare_canonical(value, record)
+            else:
+                prepared = preparer.prepare_raw(value, record)
+            reply = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
+        except MemoryError:
+            # Past the budget outside the per-item guard (e.g. pickling a huge result).
+            reply = pickle.dumps(Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker"))
+        del frame, value
+        _send_frame_blocking(sock, reply)
+
+
+# ---------------------------------------------------------------- in the service
+
+
+@dataclass(eq=False)  # identity: a set holds the pool's workers
+class _Worker:
+    pid: int
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def call(self, payload: bytes) -> bytes:
+        self.writer.write(_FRAME.pack(len(payload)) + payload)
+        await self.writer.drain()
+        header = await self.reader.readexactly(_FRAME.size)
+        (size,) = _FRAME.unpack(header)
+        return await self.reader.readexactly(size)
+
+    async def kill(self) -> None:
+        # SIGKILL: a parser stuck in C code ignores anything softer. The zygote's kernel reaps it.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+class _Zygote:
+    """The process that forks workers (see `zygote_main`); one per pool."""
+
+    def __init__(self, settings: Settings) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        self._control, child = socket.socketpair()
+        self.process: BaseProcess = context.Process(
+            target=zygote_main, args=(child, settings), name="wire-ingest-zygote", daemon=True
+        )
+        self._child = child
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        try:
+            await asyncio.to_thread(self.process.start)
+        finally:
+            self._child.close()
+        self._control.settimeout(_START_TIMEOUT_SECONDS)
+        ready = await asyncio.to_thread(_read_frame_blocking, self._control)
+        if ready != _READY:
+            raise ConfigError("the worker zygote did not start (see its log above)")
+
+    async def fork(self) -> _Worker:
+        async with self._lock:
+            pid, fd = await asyncio.to_thread(self._fork_blocking)
+        reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=2**16)
+        return _Worker(pid, reader, writer)
+
+    def _fork_blocking(self) -> tuple[int, int]:
+        self._control.sendall(b"f")
+        message, fds, _, _ = socket.recv_fds(self._control, _PID.size, 1)
+        if len(message) != _PID.size or len(fds) != 1:
+            raise ConfigError("the worker zygote is gone")
+        (pid,) = _PID.unpack(message)
+        return pid, fds[0]
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    async def close(self) -> None:
+        self._control.close()  # the zygote's loop ends on the closed socket
+        if self.process.pid is None:  # never started
+            return
+        await asyncio.to_thread(self.process.join, 5)
+        if self.process.is_alive():
+            self.process.kill()
+            await asyncio.to_thread(self.process.join, 5)
+
+
+class WorkerPool:
+    """`pipeline.workers` processes running `service.prepare.Preparer`, one record each at a time."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        if settings.pipeline.workers < 1:
+            raise ConfigError("a worker pool needs pipeline.workers >= 1")
+        self._settings = settings
+        self._metrics = metrics
+        self._size = settings.pipeline.workers
+        self._timeout = settings.pipeline.record_timeout_seconds
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._all: set[_Worker] = set()
+        self._replacing: set[asyncio.Future[None]] = set()
+        self._zygote = _Zygote(settings)
+        self._closed = False
+
+    async def start(self) -> None:
+        """Load the pipeline once and fork every worker (ConfigError if that fails)."""
+        try:
+            await self._zygote.start()
+            for _ in range(self._size):
+                self._add(await self._zygote.fork())
+        except BaseException:
+            await self.close()
+            raise
+        log.info("workers_started", workers=self._size, zygote_pid=self._zygote.process.pid)
+
+    async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared:
+        """The CPU half for one record in the next free worker.
+
+        Raises WorkerLostError when the worker died or ran out of time. A caller that is
+        cancelled (a partition revoked) does not cancel the job: the worker finishes it
+        and goes back to the pool, so it is never left with an unread answer.
+        """
+        payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
+        worker = await self._idle.get()
+        job = asyncio.ensure_future(self._run(worker, payload))
+        # If nobody awaits the job any more, its WorkerLostError is expected, not "never retrieved".
+        job.add_done_callback(lambda done: done.cancelled() or done.exception())
+        reply = await asyncio.shield(job)
+        result = pickle.loads(reply)
+        assert isinstance(result, Prepared)
+        return result
+
+    async def _run(self, worker: _Worker, payload: bytes) -> bytes:
+        try:
+            reply = await asyncio.wait_for(worker.call(payload), self._timeout)
+        except TimeoutError:
+            self._lose(worker, "timeout")
+            raise WorkerLostError(
+                f"no answer within pipeline.record_timeout_seconds ({self._timeout:g} s); worker killed",
+                timed_out=True,
+            ) from None
+        except (OSError, asyncio.IncompleteReadError) as error:
+            self._lose(worker, "crash")
+            raise WorkerLostError(f"the worker process died: {error!r}", timed_out=False) from None
+        self._idle.put_nowait(worker)
+        return reply
+
+    def _lose(self, worker: _Worker, cause: str) -> None:
+        """Kill a worker and fork its replacement in the background; the other workers go on."""
+        self._metrics.worker_restarts.labels(cause).inc()
+        log.warning("worker_lost", cause=cause, pid=worker.pid)
+        self._all.discard(worker)
+        self._metrics.workers.set(len(self._all))
+        task = asyncio.ensure_future(self._replace(worker))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _replace(self, lost: _Worker) -> None:
+        await lost.kill()
+        delay = self._settings.pipeline.retry_initial_seconds
+        while not self._closed:
+            try:
+                if not self._zygote.alive():
+                    await self._zygote.close()
+                    self._zygote = _Zygote(self._settings)
+                    await self._zygote.start()
+                self._add(await self._zygote.fork())
+                return
+            except Exception as error:  # a worker that cannot start now may start later (memory freed)
+                log.error("worker_start_failed", error=repr(error), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.pipeline.retry_max_seconds)
+
+    def _add(self, worker: _Worker) -> None:
+        if self._closed:
+            task = asyncio.ensure_future(worker.kill())
+            self._replacing.add(task)
+            task.add_done_callback(self._replacing.discard)
+            return
+        self._all.add(worker)
+        self._idle.put_nowait(worker)
+        self._metrics.workers.set(len(self._all))
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._replacing):
+            task.cancel()
+        await asyncio.gather(*self._replacing, return_exceptions=True)
+        await asyncio.gather(*(worker.kill() for worker in self._all), return_exceptions=True)
+        self._all.clear()
+        self._metrics.workers.set(0)
+        await self._zygote.close()

@@ -1,0 +1,156 @@
+"""The worker pool: per-record time and memory budgets, crashes, and what a pipeline makes of them.
+
+Real worker processes (forked by the pool's zygote); no broker needed. Records are chosen
+so that the budget they exceed is far away from what they need (seconds against a
+budget of one), never racing the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from service.dedupe import open_deduplicator
+from service.errors import WorkerLostError
+from service.models import RecordMeta
+from service.observability import Metrics
+from service.pipeline import Pipeline
+from service.settings import Settings
+from service.workers import WorkerPool
+from tests.conftest import SAMPLES
+
+SMALL = (SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes()
+META = RecordMeta(topic="wire.raw", partition=0, offset=0)
+
+
+def long_ninjs(megabytes: float, seed: int = 1) -> bytes:
+    """A valid ninjs item whose body is `megabytes` of distinct words: seconds of CPU, ~100 MB of RAM."""
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(5000)]
+    paragraphs = [
+        " ".join(rng.choice(vocabulary) for _ in range(60)) + "." for _ in range(int(megabytes * 2**20 / 360))
+    ]
+    return orjson.dumps(
+        {
+            "uri": f"urn:test:long:{seed}",
+            "type": "text",
+            "versioncreated": "2024-05-01T10:00:00Z",
+            "headline": "A long story",
+            "body_text": "\n\n".join(paragraphs),
+            "language": "en",
+        }
+    )
+
+
+def _settings(**pipeline: object) -> Settings:
+    return Settings.model_validate(
+        {
+            "dedupe": {"backend": "memory"},
+            "pipeline": {"workers": 2, "max_item_bytes": 16 * 2**20, **pipeline},
+        }
+    )
+
+
+async def test_a_record_past_its_time_budget_kills_only_its_worker() -> None:
+    """A record running past record_timeout_seconds loses its worker; the pool answers the next record."""
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(_settings(record_timeout_seconds=1.0), metrics)
+    await pool.start()
+    try:
+        with pytest.raises(WorkerLostError) as lost:
+            await pool.prepare("raw", long_ninjs(12), META)
+        assert lost.value.timed_out
+        # Both the surviving worker and the replacement answer.
+        answers = await asyncio.gather(*(pool.prepare("raw", SMALL, META) for _ in range(4)))
+        assert all(len(answer.items) == 1 and not answer.failures for answer in answers)
+        assert metrics.worker_restarts.labels("timeout")._value.get() == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_record_past_the_memory_budget_is_too_large_and_the_worker_lives_on() -> None:
+    """Allocation past worker_memory_mb fails inside the worker: too_large, and the same worker goes on."""
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(_settings(workers=1, worker_memory_mb=64, record_timeout_seconds=120), metrics)
+    await pool.start()
+    try:
+        prepared = await pool.prepare("raw", long_ninjs(8), META)
+        assert [failure.error.reason.value for failure in prepared.failures] == ["too_large"]
+        assert not prepared.items
+        after = await pool.prepare("raw", SMALL, META)
+        assert len(after.items) == 1
+        assert metrics.worker_restarts.labels("crash")._value.get() == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_worker_killed_from_outside_is_retried_once_on_a_fresh_worker() -> None:
+    """A worker that dies under a record (not of it) costs a retry, not a dead letter."""
+    settings = _settings(workers=1, record_timeout_seconds=120)
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(settings, metrics)
+    await pool.start()
+    pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
+    try:
+        [worker] = pool._all
+        slow = asyncio.ensure_future(pipeline.prepare(long_ninjs(2), META))
+        await asyncio.sleep(0.2)  # the record is in the worker (or queued for it): either way it dies
+        os.kill(worker.pid, signal.SIGKILL)
+        prepared = await slow
+        assert [failure.error.reason.value for failure in prepared.failures] == ["output_too_large"]
+        assert metrics.worker_restarts.labels("crash")._value.get() == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crashed() -> None:
+    """A record whose worker dies on both tries becomes worker_crashed; the pool serves the next record."""
+    settings = _settings(workers=1, record_timeout_seconds=120)
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(settings, metrics)
+    await pool.start()
+    pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
+
+    async def killer() -> None:
+        # Kill whichever worker holds the record, twice (the retry runs on the replacement).
+        for _ in range(2):
+            while not pool._all:  # noqa: ASYNC110 - polling the pool's own state, which has no event
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            os.kill(next(iter(pool._all)).pid, signal.SIGKILL)
+            await asyncio.sleep(0.2)
+
+    try:
+        kills = asyncio.ensure_future(killer())
+        prepared = await pipeline.prepare(long_ninjs(6), META)
+        await kills
+        assert [failure.error.reason.value for failure in prepared.failures] == ["worker_crashed"]
+        result = await pipeline.finish(prepared, long_ninjs(6), META)
+        [letter] = [orjson.loads(m.value) for m in result.outbound]
+        assert (letter["reason"], letter["stage"]) == ("worker_crashed", "worker")
+        again = await pipeline.prepare(SMALL, META)
+        assert len(again.items) == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_cancelled_caller_leaves_the_worker_usable() -> None:
+    """Dropping interest in a record (its partition was revoked) does not leave an unread answer behind."""
+    pool = WorkerPool(_settings(workers=1, record_timeout_seconds=120), Metrics(CollectorRegistry()))
+    await pool.start()
+    try:
+        call = asyncio.ensure_future(pool.prepare("raw", long_ninjs(1), META))
+        await asyncio.sleep(0.1)
+        call.cancel()
+        answers = await asyncio.gather(*(pool.prepare("raw", SMALL, META) for _ in range(3)))
+        assert [len(answer.items) for answer in answers] == [1, 1, 1]
+        headlines = {answer.items[0].article.headline for answer in answers}
+        assert headlines == {"Belarus and China agree to raise trade target"}
+    finally:
+        await pool.close()
