@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Protocol
 
 import structlog
@@ -170,6 +171,18 @@ class Preparer:
             yield
         finally:
             prepared.timings.append((stage, time.perf_counter() - started))
+
+
+def warm_up(preparer: Preparer) -> None:
+    """Run the shipped samples once, so that lazily built state (the language model, the
+    page extractor's imports, compiled patterns) exists before workers are forked from
+    this process: otherwise every worker would pay for it on its first record, inside
+    that record's time budget."""
+    samples = resources.files("service") / "data" / "samples"
+    record = RecordMeta(topic="warm-up", partition=0, offset=0)
+    for sample in sorted(samples.iterdir(), key=lambda entry: entry.name):
+        if sample.is_file():
+            preparer.prepare_raw(sample.read_bytes(), record)
 
 
 def _failure(error: Exception, stage: DeadLetterStage, record: RecordMeta, item_index: int | None) -> Failure:

@@ -10,7 +10,10 @@ enrich settings (e.g. a registry file) loads those in the zygote instead.
 from __future__ import annotations
 
 from .enrich import Enricher, load_enricher
-from .settings import EnrichSettings
+from .prepare import Preparer, warm_up
+from .settings import EnrichSettings, Settings
 
 DEFAULT_SETTINGS = EnrichSettings()
 DEFAULT_ENRICHER: Enricher = load_enricher(DEFAULT_SETTINGS)
+# The process-wide lazy state (language model, imports) is built here once too.
+warm_up(Preparer(Settings(), DEFAULT_ENRICHER))

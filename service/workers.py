@@ -45,7 +45,7 @@ from .enrich import Enricher, load_enricher
 from .errors import ConfigError, ReasonCode, WorkerLostError
 from .models import RecordMeta
 from .observability import Metrics, configure_logging
-from .prepare import MEMORY_BUDGET_MESSAGE, Prepared, Preparer
+from .prepare import MEMORY_BUDGET_MESSAGE, Prepared, Preparer, warm_up
 from .settings import EnrichSettings, Settings, Stage
 
 log = structlog.get_logger("wire_ingest.workers")
@@ -112,6 +112,7 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
     configure_logging(observability.log_level, observability.log_format)
     needs_enricher = settings.pipeline.stage in (Stage.ALL, Stage.ENRICH)
     preparer = Preparer(settings, _enricher(settings.enrich) if needs_enricher else None)
+    warm_up(preparer)
     _send_frame_blocking(control, _READY)
     while control.recv(1):
         service_end, worker_end = socket.socketpair()

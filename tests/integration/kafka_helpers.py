@@ -55,7 +55,8 @@ async def create(settings: Settings) -> None:
 
 
 async def produce(settings: Settings, values: list[bytes], *, partition: int | None = None) -> None:
-    producer = AIOKafkaProducer(**settings.kafka.client_kwargs())
+    # Large enough for the budget tests' multi-megabyte records; the broker takes them (Tansu does).
+    producer = AIOKafkaProducer(**settings.kafka.client_kwargs(), max_request_size=32 * 2**20)
     await producer.start()
     try:
         for index, value in enumerate(values):
