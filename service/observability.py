@@ -144,6 +144,11 @@ class Metrics:
             ["cause"],
             registry=registry,
         )
+        self.worker_cpu = Counter(
+            f"{ns}_worker_cpu_seconds_total",
+            "CPU seconds the worker processes spent on records (process_cpu_* covers the shell only).",
+            registry=registry,
+        )
         self.retries = Counter(
             f"{ns}_retries_total",
             "Waits before retrying an error that can heal: cause is store|produce|commit.",

@@ -67,11 +67,20 @@ class PartitionBook:
                 ready.setdefault(tp, []).append(queue.popleft())
         return ready
 
-    async def wait_for_head(self, seconds: float) -> None:
-        """Until the head record of some partition is prepared, or `seconds` passed."""
+    async def wait_for_round(self, seconds: float, linger: float) -> None:
+        """Until a round is worth delivering: some head record prepared (waiting at most `seconds`),
+        then up to `linger` seconds more while other records are still being prepared.
+
+        Each delivery costs round trips to the broker (acknowledgements, then the commit)
+        whatever its size; lingering a few milliseconds lets records that finish together
+        share one, instead of committing one record at a time.
+        """
         heads = [queue[0].prepared for queue in self.queues.values() if queue]
         if heads and not any(head.done() for head in heads):
             await asyncio.wait(heads, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        pending = [i.prepared for queue in self.queues.values() for i in queue if not i.prepared.done()]
+        if pending and linger > 0 and any(head.done() for head in heads):
+            await asyncio.wait(pending, timeout=linger, return_when=asyncio.ALL_COMPLETED)
 
     def drop(self, tp: TopicPartition) -> int:
         """Forget a partition's records in flight (they stay uncommitted); how many there were."""

@@ -161,6 +161,9 @@ class PipelineSettings(_Section):
     # acknowledged before its offset is committed.
     max_batch_records: int = Field(default=500, ge=1)
     poll_timeout_ms: int = 200
+    # Once a record is ready, wait this long for others being prepared to join its delivery
+    # (one produce-and-commit round trip for all of them): throughput against latency.
+    round_linger_ms: float = Field(default=5.0, ge=0)
     max_item_bytes: int = 4 * 1024 * 1024
     # Worker processes for parse/normalize/signatures/enrichment; 0 runs them in the
     # service's own process (no time or memory budget then: tests and `process`).

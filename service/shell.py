@@ -187,6 +187,7 @@ class Service:
     ) -> None:
         last_record_at: float | None = None
         poll_seconds = self.settings.pipeline.poll_timeout_ms / 1000
+        linger_seconds = self.settings.pipeline.round_linger_ms / 1000
         drain_deadline: float | None = None
         while True:
             if stop.is_set() and drain_deadline is None:
@@ -205,7 +206,7 @@ class Service:
             self.health.heartbeat()
             self.metrics.last_progress.set(time.time())
             if self.book.in_flight():
-                await self.book.wait_for_head(poll_seconds)
+                await self.book.wait_for_round(poll_seconds, linger_seconds)
             ready = self.book.take_ready()
             if ready:
                 async with self.round_lock:

@@ -140,25 +140,39 @@ def _enricher(settings: EnrichSettings) -> Enricher:
 
 
 def _serve(sock: socket.socket, preparer: Preparer, memory_mb: int) -> None:
-    """A worker's life: answer one job at a time until the service closes the socket."""
+    """A worker's life: answer one job at a time until the service closes the socket.
+
+    Each answer carries the CPU seconds the job took, so the service can export the
+    CPU its workers spend (its own process metrics cannot see them).
+    """
     if _STATM.exists():
         _cap_address_space(memory_mb)
     while True:
         frame = _read_frame_blocking(sock)
         if frame is None:
             return
+        started = _cpu_seconds()
         kind, value, record = pickle.loads(frame)
         try:
             if kind == "canonical":
                 prepared = preparer.prepare_canonical(value, record)
             else:
                 prepared = preparer.prepare_raw(value, record)
-            reply = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
-            # Past the budget outside the per-item guard (e.g. pickling a huge result).
-            reply = pickle.dumps(Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker"))
+            # Past the budget outside the per-item guard.
+            prepared = Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker")
         del frame, value
+        try:
+            reply = pickle.dumps((prepared, _cpu_seconds() - started), protocol=pickle.HIGHEST_PROTOCOL)
+        except MemoryError:  # pickling a huge result
+            too_large = Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker")
+            reply = pickle.dumps((too_large, _cpu_seconds() - started))
         _send_frame_blocking(sock, reply)
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 # ---------------------------------------------------------------- in the service
@@ -276,8 +290,9 @@ class WorkerPool:
         # If nobody awaits the job any more, its WorkerLostError is expected, not "never retrieved".
         job.add_done_callback(lambda done: done.cancelled() or done.exception())
         reply = await asyncio.shield(job)
-        result = pickle.loads(reply)
+        result, cpu_seconds = pickle.loads(reply)
         assert isinstance(result, Prepared)
+        self._metrics.worker_cpu.inc(cpu_seconds)
         return result
 
     async def _run(self, worker: _Worker, payload: bytes) -> bytes:

@@ -100,3 +100,54 @@ async def test_aborted_transaction_leaves_no_duplicate(
     assert committed.problems(allow_redeliveries=True) == []
     # The aborted attempt had written its records before the offsets failed.
     assert uncommitted.duplicates > 0
+
+
+async def test_two_instances_in_exactly_once_mode_do_not_fence_each_other(
+    cluster: MockCluster, unique: str, tmp_path: Path
+) -> None:
+    """Two replicas with no transactional_id configured get one each (from their instance
+    names), so neither fences the other: no ProducerFenced, every item delivered."""
+    items = make_inputs(unique, 120, seed=7)
+    common = mock_config(
+        cluster,
+        unique,
+        tmp_path,
+        kafka={"enable_idempotence": True, "session_timeout_ms": 10_000},
+        pipeline={"delivery": "exactly_once", "max_batch_records": 20},
+        dedupe={"backend": "redis", "redis_key_prefix": f"eos-{unique}:"},
+    )
+    settings = settings_of(common)
+    mock_topics(cluster, settings)
+    services = [
+        ServiceProcess(
+            {**common, "pipeline": {**common["pipeline"], "instance_name": name}},
+            tmp_path / f"service-{name}.log",
+        )
+        for name in ("ingest-a", "ingest-b")
+    ]
+    ids = {
+        settings_of({**common, "pipeline": {**common["pipeline"], "instance_name": n}}).transactional_id()
+        for n in ("ingest-a", "ingest-b")
+    }
+    assert len(ids) == 2
+    async with OutputTail(
+        settings, settings.topics.outputs(), isolation_level="read_committed", check_crcs=False
+    ) as tail:
+        for service in services:
+            service.start()
+        try:
+            for service in services:
+                await service.wait_for_log("partitions_assigned", within=60)
+            await produce_items(settings, items)
+            await tail.wait_until(lambda t: len(t.sources) >= len(items), within=180)
+            assert [service.terminate() for service in services] == [0, 0]
+        finally:
+            for service in services:
+                service.kill()
+
+    committed = await check(settings, items, isolation_level="read_committed", check_crcs=False)
+    events = [event for service in services for event in service.log_events()]
+    fenced = [e for e in events if "Fenced" in str(e.get("error", "")) or "Fenced" in str(e.get("event", ""))]
+    record_figures("exactly_once_two_instances", {**committed.summary(), "fenced_errors": len(fenced)})
+    assert fenced == []
+    assert committed.problems(allow_redeliveries=True) == []

@@ -32,10 +32,18 @@ from service.shell import RunLimits, make_producer
 
 _CONTEXT = multiprocessing.get_context("spawn")
 _ready: Event | None = None  # set in the child when its consumer has partitions
+_cpu_at_ready = 0.0  # the child's CPU seconds when it got partitions: start-up, left out of per-record CPU
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _signal_ready() -> None:
+    global _cpu_at_ready  # noqa: PLW0603 - set once, when the run starts consuming
     if _ready is not None and not _ready.is_set():
+        _cpu_at_ready = _cpu_seconds()
         _ready.set()
 
 
@@ -125,8 +133,8 @@ async def passthrough(settings: Settings, out_topic: str, total: int) -> list[tu
     return samples
 
 
-async def service(settings: Settings, total: int) -> list[tuple[float, float]]:
-    """The real service code path, bounded to `total` records."""
+async def service(settings: Settings, total: int) -> tuple[list[tuple[float, float]], float]:
+    """The real service code path, bounded to `total` records; its samples and its workers' CPU seconds."""
     metrics = RecordingMetrics(CollectorRegistry())
     await run_service(
         settings,
@@ -138,7 +146,7 @@ async def service(settings: Settings, total: int) -> list[tuple[float, float]]:
     )
     histogram = metrics.end_to_end_latency
     assert isinstance(histogram, RecordingHistogram)
-    return histogram.samples
+    return histogram.samples, float(metrics.worker_cpu._value.get())
 
 
 def _main(kind: str, config: dict[str, Any], total: int, ready: Event, results: Any) -> None:
@@ -147,13 +155,21 @@ def _main(kind: str, config: dict[str, Any], total: int, ready: Event, results: 
     configure_logging("WARNING", "json")
     settings = Settings.model_validate(config)
     started = time.perf_counter()
+    worker_cpu_s = 0.0
     if kind == "passthrough":
         samples = asyncio.run(passthrough(settings, settings.topics.canonical, total))
     else:
-        samples = asyncio.run(service(settings, total))
-    peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        samples, worker_cpu_s = asyncio.run(service(settings, total))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     results.put(
-        {"samples": samples, "peak_rss_mib": peak_rss_kib / 1024, "wall_s": time.perf_counter() - started}
+        {
+            "samples": samples,
+            "peak_rss_mib": usage.ru_maxrss / 1024,
+            "wall_s": time.perf_counter() - started,
+            # The shell's own CPU after start-up, and what its workers spent on records.
+            "shell_cpu_s": usage.ru_utime + usage.ru_stime - _cpu_at_ready,
+            "worker_cpu_s": worker_cpu_s,
+        }
     )
 
 
@@ -168,8 +184,9 @@ class ChildRun:
     def __post_init__(self) -> None:
         self.ready = _CONTEXT.Event()
         self._results = _CONTEXT.Queue()
+        # Not a daemon: the service starts worker processes of its own (`result` kills a stray run).
         self._process = _CONTEXT.Process(
-            target=_main, args=(self.kind, self.config, self.total, self.ready, self._results), daemon=True
+            target=_main, args=(self.kind, self.config, self.total, self.ready, self._results)
         )
 
     def start(self) -> ChildRun:

@@ -2,8 +2,9 @@
 
 Sections (all by default; `--only` picks some): stages (in process, no
 broker), kafka (raw passthrough limit vs the service at saturation, and
-latency at an offered rate), eos (exactly-once vs at-least-once on the mock
-cluster), scale (one vs two instances), state (dedupe memory and lookups).
+latency at an offered rate), workers (the service with pipeline.workers
+0, 1 and 2: records/s and CPU per record, shell and workers apart), eos
+(exactly-once vs at-least-once on the mock cluster), scale (one vs two instances), state (dedupe memory and lookups).
 Prints a table and writes everything as JSON under results/ (not committed).
 """
 
@@ -27,7 +28,8 @@ from tools.bench import report
 from tools.bench.records import bench_records
 from tools.corpus import default_shared_dir
 
-SECTIONS = ("stages", "kafka", "eos", "scale", "state")
+SECTIONS = ("stages", "kafka", "workers", "eos", "scale", "state")
+WORKER_COUNTS = (0, 1, 2)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -82,7 +84,7 @@ def run(sections: list[str], plan: Plan, shared: Path, out_dir: Path) -> dict[st
             records, results["text"] = bench_records(plan.stage_records, shared)
             results["stages"] = [r.__dict__ for r in run_stages(records, plan.stage_reps, plan.stage_warmup)]
             report.stages(results)
-        if "kafka" in sections or "scale" in sections:
+        if "kafka" in sections or "scale" in sections or "workers" in sections:
             from service.harness import TansuBroker  # noqa: PLC0415
             from tools.bench.kafka_runs import at_offered_rate, saturation  # noqa: PLC0415
 
@@ -115,6 +117,18 @@ def run(sections: list[str], plan: Plan, shared: Path, out_dir: Path) -> dict[st
                             state_dir=state_dir,
                         )
                     report.kafka(results)
+                if "workers" in sections:
+                    kinds = ["passthrough", *(f"service:w{count}" for count in WORKER_COUNTS)]
+                    results["workers"] = saturation(
+                        broker.bootstrap_servers,
+                        records[: plan.kafka_records],
+                        repetitions=plan.kafka_reps,
+                        warmup=plan.kafka_warmup,
+                        state_dir=state_dir,
+                        kinds=kinds,
+                        sections={f"service:w{n}": {"pipeline": {"workers": n}} for n in WORKER_COUNTS},
+                    )
+                    report.workers(results)
                 if "scale" in sections:
                     from tools.bench.scale import scale  # noqa: PLC0415
 

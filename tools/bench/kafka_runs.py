@@ -124,6 +124,8 @@ def saturation(
     asyncio.run(prefill(base, records))
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
     rss: dict[str, list[float]] = {kind: [] for kind in kinds}
+    shell_cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+    worker_cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     for _ in range(repetitions):
         for kind in kinds:
             label = kind.partition(":")[0]
@@ -133,8 +135,15 @@ def saturation(
             result = ChildRun(label, config, len(records)).start().result()
             rates[kind].append(commit_rate(result["samples"], warmup))
             rss[kind].append(result["peak_rss_mib"])
+            shell_cpu[kind].append(1000 * result["shell_cpu_s"] / len(records))
+            worker_cpu[kind].append(1000 * result["worker_cpu_s"] / len(records))
     return {
-        kind: {"records_per_s": Summary.of(rates[kind]), "peak_rss_mib": Summary.of(rss[kind])}
+        kind: {
+            "records_per_s": Summary.of(rates[kind]),
+            "peak_rss_mib": Summary.of(rss[kind]),
+            "shell_cpu_ms_per_record": Summary.of(shell_cpu[kind]),
+            "worker_cpu_ms_per_record": Summary.of(worker_cpu[kind]),
+        }
         for kind in kinds
     }
 

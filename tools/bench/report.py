@@ -51,6 +51,24 @@ def kafka(results: dict[str, Any]) -> None:
         )
 
 
+def workers(results: dict[str, Any]) -> None:
+    runs = results["workers"]
+    limit = runs["passthrough"]["records_per_s"].median
+    _title("worker processes (pipeline.workers), Tansu, saturation; CPU per record after start-up")
+    for kind, run in runs.items():
+        rate = run["records_per_s"]
+        shell = run["shell_cpu_ms_per_record"].median
+        worker = run["worker_cpu_ms_per_record"].median
+        label = "raw passthrough" if kind == "passthrough" else f"service, workers={kind.split(':w')[1]}"
+        _row(
+            label,
+            rate,
+            "records/s",
+            f"= {ratio(rate.median, limit):.3f} of the limit; CPU/record: shell {shell:.2f} ms"
+            f" + workers {worker:.2f} ms; peak RSS (shell) {run['peak_rss_mib'].median:.0f} MiB",
+        )
+
+
 def scale(results: dict[str, Any]) -> None:
     runs = results["scale"]
     _title(f"scale: instances in one consumer group (dedupe: {runs['dedupe_backend']})")
