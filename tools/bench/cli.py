@@ -4,7 +4,8 @@ Sections (all by default; `--only` picks some): stages (in process, no
 broker), kafka (raw passthrough limit vs the service at saturation, and
 latency at an offered rate), workers (the service with pipeline.workers
 0, 1 and 2: records/s and CPU per record, shell and workers apart), eos
-(exactly-once vs at-least-once on the mock cluster), scale (one vs two instances), state (dedupe memory and lookups).
+(exactly-once vs at-least-once on the mock cluster), scale (one vs two
+instances), state (dedupe memory and lookups).
 Prints a table and writes everything as JSON under results/ (not committed).
 """
 
