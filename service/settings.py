@@ -205,9 +205,10 @@ class DedupeSettings(_Section):
     shingle_size: int = 3
     num_perm: int = 128
     threshold: float = 0.5
-    # What to do when the shared store cannot be reached: keep retrying (the
-    # consumer pauses) rather than publish unchecked duplicates.
-    unavailable_retry_seconds: float = 1.0
+    # When the store cannot be reached, the partition that needed it waits this long before
+    # its first retry (then backs off exponentially, up to pipeline.retry_max_seconds), rather
+    # than publish unchecked duplicates.
+    unavailable_retry_seconds: float = Field(default=1.0, gt=0)
 
 
 class EnrichSettings(_Section):

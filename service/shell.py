@@ -116,8 +116,9 @@ class Service:
             f"{settings.kafka.group_id}.enrich" if self.stage == Stage.ENRICH else settings.kafka.group_id
         )
         self.delivery = Delivery(settings, metrics, self.group_id)
+        # A held partition first waits the store's own retry pause, then backs off from there.
         self.book = PartitionBook(
-            metrics, settings.pipeline.retry_initial_seconds, settings.pipeline.retry_max_seconds
+            metrics, settings.dedupe.unavailable_retry_seconds, settings.pipeline.retry_max_seconds
         )
         self._end_offsets: dict[TopicPartition, int] = {}
         self._taken = 0  # records taken from Kafka and not dropped (for RunLimits.max_records)
