@@ -141,6 +141,21 @@ def parse_xml(raw: bytes | str) -> etree._Element:
     return root
 
 
+# More items than any feed or news message carries. Building an item costs ~30 µs even when
+# it is empty: a 4 MB record of "<item/>" (600,000 items) took 15 s. Refused once lxml has
+# parsed the document (linear, in C), before any item is built.
+MAX_ITEMS = 10_000
+
+
+def check_item_count(elements: list[etree._Element]) -> list[etree._Element]:
+    """The item elements of a document, or ParseError(TOO_COMPLEX) when there are over MAX_ITEMS."""
+    if len(elements) > MAX_ITEMS:
+        raise ParseError(
+            ReasonCode.TOO_COMPLEX, f"document with {len(elements)} items (more than {MAX_ITEMS})"
+        )
+    return elements
+
+
 def local(tag: object) -> str:
     """Element name without its namespace ('' for comments and processing instructions)."""
     if not isinstance(tag, str):
