@@ -114,9 +114,15 @@ def is_ui(block: str) -> bool:
 
 def caption_of(block: str) -> tuple[str, str] | None:
     """(caption text, credit) when the block is a photo caption."""
-    # _CREDIT_END must end in ")" (then spaces and a full stop): most blocks fail that test, which
-    # costs far less than a search trying the pattern at every position.
-    match = _CREDIT_END.search(block) if block.rstrip().removesuffix(".").rstrip().endswith(")") else None
+    # _CREDIT_END must end in ")" (then spaces and a full stop): most blocks fail that test. Its
+    # credit holds no parenthesis, so a match opens at the block's last "(" (or the spaces before
+    # it): searching from there spares the bounded but costly tries at every earlier "(" (2 µs a
+    # byte on "(photo by ////...": 8 s for a 4 MB page).
+    match = None
+    if block.rstrip().removesuffix(".").rstrip().endswith(")"):
+        opening = block.rfind("(")
+        if opening >= 0:
+            match = _CREDIT_END.search(block, len(block[:opening].rstrip()))
     if match is not None and len(block) - len(match.group(0)) >= 10:
         return block[: match.start()].rstrip(), match.group("credit").strip()
     match = _CREDIT_START.match(block)

@@ -493,6 +493,12 @@ SCAN_ATTACKS: dict[str, Callable[[int], bytes]] = {
     "hyphenated_place": lambda size: (
         "Leaders open the summit\n\nLeaders met in " + _repeat("A-", size) + " on Friday."
     ).encode(),
+    # A page block of "(photo by ///..." ending in ")": the photo-credit pattern was tried at each "(".
+    "parenthesised_credits": lambda size: (
+        "Leaders open the summit\n\nThe summit opened on Friday. "
+        + _repeat("(photo by " + "/" * 50, size)
+        + ")"
+    ).encode(),
     # Block containers nested without end: lexbor's tree building and the block texts.
     "nested_blocks": lambda size: (
         "<html><body><article><h1>Summit opens</h1>" + _repeat("<blockquote>w ", size)

@@ -21,6 +21,7 @@ from service.models import ParsedItem, RecordMeta
 from service.normalize import normalize
 from service.parse import parse
 from service.parse.markup import MAX_HTML_DEPTH, drop_skipped, looks_like_html, mark_blocks
+from service.parse.page_rules import _CREDIT_END, _CREDIT_START, caption_of
 from service.parse.places import _IN_PLACE, find_place
 from service.parse.xml_safety import MAX_ITEMS, declares_dtd
 from tests.faults.hostile import SCAN_ATTACKS
@@ -65,7 +66,13 @@ def test_refused_attacks_end_with_their_reason(name: str) -> None:
 
 def test_sets_of_attacks_are_complete() -> None:
     """Every attack has a result test here (a new one must get its own)."""
-    parsed = {"tag_whitespace", "attribute_whitespace", "hyphenated_place", "many_entities"}
+    parsed = {
+        "tag_whitespace",
+        "attribute_whitespace",
+        "hyphenated_place",
+        "many_entities",
+        "parenthesised_credits",
+    }
     assert set(SCAN_ATTACKS) == set(REFUSED) | parsed
 
 
@@ -90,6 +97,17 @@ def test_hyphen_run_after_in_is_no_place() -> None:
     hyphens = "A-" * (BIG // 2)
     assert find_place(f"Leaders met in {hyphens} on Friday.") is None
     assert find_place(f"Leaders met in {hyphens}A, France on Friday.") == f"{hyphens}A, France"
+
+
+def test_credit_after_many_parentheses_is_found() -> None:
+    """2 MB of '(photo by ///...' ending in ')': the last group is the credit, the rest the caption."""
+    item = one_item(SCAN_ATTACKS["parenthesised_credits"](BIG))
+    assert item.body_paragraphs == ()
+    assert len(item.captions) == 1
+    caption = item.captions[0]
+    assert caption.credit == "photo by " + "/" * 50
+    assert caption.text.startswith("The summit opened on Friday. (photo by /")
+    assert caption.text.endswith("/")
 
 
 def test_many_entities_are_decoded() -> None:
@@ -247,3 +265,24 @@ def test_find_place_matches_the_old_regex(text: str) -> None:
     """The possessive 'in City, Country' pattern finds the same phrases as the backtracking one."""
     new = [m.group(0) for m in _IN_PLACE.finditer(text)]
     assert new == [m.group(0) for m in OLD_IN_PLACE.finditer(text)]
+
+
+CAPTION_PIECES = ["(", ")", " ", "  ", "\t", ".", "/", "a", "Xinhua", "photo by ", "Photo: ", "x" * 30]
+
+
+def old_caption_of(block: str) -> tuple[str, str] | None:
+    """caption_of as it was: _CREDIT_END searched from the start of the block."""
+    match = _CREDIT_END.search(block) if block.rstrip().removesuffix(".").rstrip().endswith(")") else None
+    if match is not None and len(block) - len(match.group(0)) >= 10:
+        return block[: match.start()].rstrip(), match.group("credit").strip()
+    match = _CREDIT_START.match(block)
+    if match is not None:
+        return block[match.end() :].strip(), match.group("credit").strip()
+    return None
+
+
+@SMALL
+@given(pieces(CAPTION_PIECES))
+def test_caption_of_matches_the_search_from_the_start(block: str) -> None:
+    """Searching the credit from the last '(' finds what a search from the start found."""
+    assert caption_of(block) == old_caption_of(block)
