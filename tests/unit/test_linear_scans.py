@@ -21,7 +21,7 @@ from service.models import ParsedItem, RecordMeta
 from service.normalize import normalize
 from service.parse import parse
 from service.parse.markup import MAX_HTML_DEPTH, drop_skipped, looks_like_html, mark_blocks
-from service.parse.page_rules import _CREDIT_END, _CREDIT_START, caption_of
+from service.parse.page_rules import _CREDIT_END, _credit_at_end
 from service.parse.places import _IN_PLACE, find_place
 from service.parse.xml_safety import MAX_ITEMS, declares_dtd
 from tests.faults.hostile import SCAN_ATTACKS
@@ -270,19 +270,12 @@ def test_find_place_matches_the_old_regex(text: str) -> None:
 CAPTION_PIECES = ["(", ")", " ", "  ", "\t", ".", "/", "a", "Xinhua", "photo by ", "Photo: ", "x" * 30]
 
 
-def old_caption_of(block: str) -> tuple[str, str] | None:
-    """caption_of as it was: _CREDIT_END searched from the start of the block."""
-    match = _CREDIT_END.search(block) if block.rstrip().removesuffix(".").rstrip().endswith(")") else None
-    if match is not None and len(block) - len(match.group(0)) >= 10:
-        return block[: match.start()].rstrip(), match.group("credit").strip()
-    match = _CREDIT_START.match(block)
-    if match is not None:
-        return block[match.end() :].strip(), match.group("credit").strip()
-    return None
-
-
 @SMALL
 @given(pieces(CAPTION_PIECES))
-def test_caption_of_matches_the_search_from_the_start(block: str) -> None:
+def test_credit_search_matches_the_search_from_the_start(block: str) -> None:
     """Searching the credit from the last '(' finds what a search from the start found."""
-    assert caption_of(block) == old_caption_of(block)
+    found = _credit_at_end(block)
+    expected = _CREDIT_END.search(block) if block.rstrip().removesuffix(".").rstrip().endswith(")") else None
+    assert (found and (found.span(), found.group("credit"))) == (
+        expected and (expected.span(), expected.group("credit"))
+    )
