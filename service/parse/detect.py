@@ -6,7 +6,7 @@ import re
 
 from ..errors import ParseError, ReasonCode
 from ..models import WireFormat
-from .xml_safety import FORBIDDEN_XML_TEXT
+from .xml_safety import declares_dtd
 
 _SNIFF = 4096
 _ROOT = re.compile(r"<(?![?!/])([A-Za-z_][\w.:-]*)")
@@ -60,7 +60,7 @@ def detect(text: str) -> WireFormat:
     if first in "{[":
         return WireFormat.ENVELOPE if _ENVELOPE_KEY.search(head) else WireFormat.NINJS
     if first == "<":
-        if "<!" in head and FORBIDDEN_XML_TEXT.search(head):
+        if declares_dtd(head):
             raise ParseError(
                 ReasonCode.FORBIDDEN_XML, "XML with a DTD internal subset or entity declarations"
             )

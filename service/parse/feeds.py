@@ -14,7 +14,17 @@ from ..errors import ParseError, ReasonCode
 from ..models import Caption, ParsedItem, Subject, WireFormat
 from .markup import html_paragraphs, xml_paragraphs
 from .page_rules import is_ui
-from .xml_safety import attr, child, children, descendants, lang_of, local, parse_xml, text_of
+from .xml_safety import (
+    attr,
+    check_item_count,
+    child,
+    children,
+    descendants,
+    lang_of,
+    local,
+    parse_xml,
+    text_of,
+)
 
 _CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 
@@ -48,7 +58,8 @@ def parse_rss(text: str) -> list[ParsedItem]:
     channel = child(root, "channel")
     source = _clean(text_of(child(channel, "title")))
     language = _clean(text_of(child(channel, "language"))) or lang_of(root)
-    items = [_rss_item(item, index, source, language) for index, item in enumerate(descendants(root, "item"))]
+    elements = check_item_count(descendants(root, "item"))
+    items = [_rss_item(item, index, source, language) for index, item in enumerate(elements)]
     if not items:
         raise ParseError(ReasonCode.EMPTY_ITEM, "RSS feed holds no item")
     return items
@@ -90,7 +101,8 @@ def parse_atom(text: str) -> list[ParsedItem]:
     if name != "feed":
         raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, f"expected an Atom feed, found <{name}>")
     source = _author(root) or _rich_line(child(root, "title"))
-    items = [_atom_entry(entry, index, source) for index, entry in enumerate(children(root, "entry"))]
+    entries = check_item_count(children(root, "entry"))
+    items = [_atom_entry(entry, index, source) for index, entry in enumerate(entries)]
     if not items:
         raise ParseError(ReasonCode.EMPTY_ITEM, "Atom feed holds no entry")
     return items

@@ -53,26 +53,65 @@ BLOCK_TAGS = frozenset(
 _SKIP_TAGS = frozenset(
     {"script", "style", "noscript", "iframe", "object", "embed", "svg", "template", "head"}
 )
-_HTML_SKIP = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+# Every scan below is linear in the fragment: a pattern that rescans the rest of the text from
+# each candidate start (".*?" to a closing tag that never comes, "[^>]*" with no ">" left, two
+# "\s*" around an optional "/") turns 128 KB of "<script>" into seconds of event-loop time.
+_SKIPPED = ("script", "style", "noscript", "template", "svg")
+_SKIP_OPEN = re.compile(r"<(" + "|".join(_SKIPPED) + r")\b", re.IGNORECASE)
+_SKIP_CLOSE = {name: re.compile(rf"</{name}\s*+>", re.IGNORECASE) for name in _SKIPPED}
 _HTML_BLOCK = re.compile(
-    r"<\s*/?\s*(?:p|div|h[1-6]|li|ul|ol|blockquote|pre|tr|table|section|article|header|footer|figure|"
-    r"figcaption|dd|dt|dl)\b[^>]*>|<\s*br\s*/?\s*>|<\s*hr\b[^>]*>",
+    r"<\s*+/?\s*+(?:p|div|h[1-6]|li|ul|ol|blockquote|pre|tr|table|section|article|header|footer|figure|"
+    r"figcaption|dd|dt|dl)\b[^>]*+>|<\s*+br\s*+/?\s*+>|<\s*+hr\b[^>]*+>",
     re.IGNORECASE,
 )
-_LOOKS_HTML = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?\s*>")
+# "<", optional "/", a tag name, then ">" directly, after "/" or after whitespace and attributes.
+_LOOKS_HTML = re.compile(r"<\s*+/?\s*+[A-Za-z][A-Za-z0-9]*+(?:\s[^<>]*+|/\s*+)?>")
 
 
 # Lexbor's tree building slows with the square of the nesting depth of block elements
-# (200,000 nested divs: about a minute). Real article pages have a few thousand tags.
+# (200,000 nested divs: about a minute; 40,000: 38 s on a busy core), and every block's
+# text holds its nested blocks' texts. Real article pages have a few thousand tags and
+# nest containers a few dozen deep; the depth is estimated from the tags before any tree exists.
 MAX_HTML_TAGS = 50_000
+MAX_HTML_DEPTH = 500
+# Containers that nest in the tree builder (a <p>, <li> or heading start tag closes an open one).
+_CONTAINER = re.compile(
+    r"<(/?)(?:div|section|article|aside|nav|main|header|footer|blockquote|figure|figcaption|pre|ul|ol|dl|"
+    r"table|form|fieldset|details|summary|dialog|address|center|menu|dir|listing|hgroup|object)\b",
+    re.IGNORECASE,
+)
 
 
-def parse_html(text: str) -> HTMLParser:
-    """Lexbor's tree of an HTML document or fragment, refusing pathological markup first."""
+def check_tag_count(text: str) -> None:
+    """TOO_COMPLEX for markup with more tags than any article page has (one C pass, before any regex)."""
     if text.count("<") > MAX_HTML_TAGS:
         raise ParseError(
             ReasonCode.TOO_COMPLEX, f"HTML with more than {MAX_HTML_TAGS} tags is not an article page"
         )
+
+
+def check_nesting(text: str) -> None:
+    """TOO_COMPLEX when containers open more than MAX_HTML_DEPTH deep (opening minus closing tags).
+
+    An upper bound of the tree's depth: the tree builder also closes elements implicitly.
+    """
+    depth = 0
+    for tag in _CONTAINER.finditer(text):
+        if tag.group(1):
+            depth = max(depth - 1, 0)
+            continue
+        depth += 1
+        if depth > MAX_HTML_DEPTH:
+            raise ParseError(
+                ReasonCode.TOO_COMPLEX,
+                f"HTML containers nested over {MAX_HTML_DEPTH} deep: not an article",
+            )
+
+
+def parse_html(text: str) -> HTMLParser:
+    """Lexbor's tree of an HTML document or fragment, refusing pathological markup first."""
+    check_tag_count(text)
+    check_nesting(text)
     return HTMLParser(text)
 
 
@@ -81,12 +120,47 @@ def looks_like_html(text: str) -> bool:
     return "<" in text and _LOOKS_HTML.search(text) is not None
 
 
+def drop_skipped(fragment: str) -> str:
+    r"""Each <script>, <style>, <noscript>, <template> and <svg> up to its closing tag becomes one space.
+
+    What `re.sub(r"<(script|...)\b.*?</\1\s*>", " ", fragment, flags=IGNORECASE | DOTALL)` gives,
+    but an element found unclosed once is never searched for again: no closing tag after one
+    opening tag means none after a later one either, so each character is scanned a bounded
+    number of times.
+    """
+    parts: list[str] = []
+    kept_from = 0
+    position = 0
+    unclosed: set[str] = set()
+    while len(unclosed) < len(_SKIPPED) and (opening := _SKIP_OPEN.search(fragment, position)):
+        name = opening.group(1).lower()
+        closing = None if name in unclosed else _SKIP_CLOSE[name].search(fragment, opening.end())
+        if closing is None:
+            unclosed.add(name)
+            position = opening.end()
+            continue
+        parts += (fragment[kept_from : opening.start()], " ")
+        kept_from = position = closing.end()
+    if not parts:
+        return fragment
+    parts.append(fragment[kept_from:])
+    return "".join(parts)
+
+
+def mark_blocks(fragment: str) -> str:
+    """Block-level tags (and <br>, <hr>) replaced by a blank line, so their texts stay paragraphs."""
+    # Every alternative ends in ">": past the last one nothing matches, and before it each
+    # "[^>]*" stops at a ">" that ends its match, so no stretch of text is scanned twice.
+    end = fragment.rfind(">") + 1
+    return _HTML_BLOCK.sub("\n\n", fragment[:end]) + fragment[end:]
+
+
 def html_paragraphs(fragment: str) -> list[str]:
     """Paragraph texts of an HTML fragment: scripts and styles dropped, entities decoded."""
     if not looks_like_html(fragment):
         return split_blocks(fragment)
-    marked = _HTML_BLOCK.sub("\n\n", _HTML_SKIP.sub(" ", fragment))
-    tree = parse_html(marked)
+    check_tag_count(fragment)
+    tree = parse_html(mark_blocks(drop_skipped(fragment)))
     root = tree.body or tree.root
     text = root.text(deep=True, separator="") if root is not None else ""
     return split_blocks(text)

@@ -14,7 +14,18 @@ from ..models import Caption, ParsedItem, Subject, WireFormat
 from ..text import split_blocks
 from .markup import html_paragraphs, looks_like_html, xml_paragraphs
 from .nitf import body_parts, byline_text, dateline_text
-from .xml_safety import attr, child, children, descendant, descendants, lang_of, local, parse_xml, text_of
+from .xml_safety import (
+    attr,
+    check_item_count,
+    child,
+    children,
+    descendant,
+    descendants,
+    lang_of,
+    local,
+    parse_xml,
+    text_of,
+)
 
 _NON_TEXT_CLASSES = ("picture", "video", "audio", "graphic", "animated", "composite")
 _GEO_SUBJECT_TYPES = ("cpnat:geoarea", "cpnat:poi", "cpnat:place")
@@ -30,7 +41,7 @@ def parse_newsml_g2(text: str) -> list[ParsedItem]:
     if name == "newsItem":
         news_items = [root]
     elif name == "newsMessage":
-        news_items = descendants(child(root, "itemSet"), "newsItem")
+        news_items = check_item_count(descendants(child(root, "itemSet"), "newsItem"))
     else:
         raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, f"NewsML-G2 <{name}> holds no newsItem")
     items: list[ParsedItem] = []

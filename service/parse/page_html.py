@@ -15,6 +15,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from ..errors import ParseError, ReasonCode
 from ..models import Caption, ParsedItem, WireFormat
 from ..text import collapse_spaces
 from . import page_rules
@@ -61,20 +62,44 @@ def _text(node: LexborNode | None) -> str | None:
     return text or None
 
 
+class _TextBudget:
+    """Characters of text the page's blocks and captions may add up to (a few times the page's size).
+
+    A block's text holds the texts of the blocks nested in it, so nested blocks repeat text:
+    n nested <blockquote>s hold n²/2 copies of a word. Article pages repeat a little (a quote's
+    paragraphs, nested lists); past the budget the page is TOO_COMPLEX instead of quadratic.
+    """
+
+    FACTOR = 4
+
+    def __init__(self, page: str) -> None:
+        self.left = self.FACTOR * len(page)
+
+    def text(self, node: LexborNode | None) -> str | None:
+        text = _text(node)
+        if text is not None:
+            self.left -= len(text)
+            if self.left < 0:
+                raise ParseError(
+                    ReasonCode.TOO_COMPLEX, f"page text over {self.FACTOR}x its size: blocks nested too deep"
+                )
+        return text
+
+
 def _is_furniture(node: LexborNode) -> bool:
     attributes = node.attributes
     marker = f"{attributes.get('class') or ''} {attributes.get('id') or ''} {attributes.get('role') or ''}"
     return bool(marker.strip()) and _FURNITURE.search(marker) is not None
 
 
-def _captions(region: LexborNode) -> list[Caption]:
+def _captions(region: LexborNode, budget: _TextBudget) -> list[Caption]:
     captions: list[Caption] = []
     for figure in region.css("figcaption"):
         credit_node = figure.css_first(_CREDIT_SELECTOR)
-        credit = _text(credit_node)
+        credit = budget.text(credit_node)
         if credit_node is not None:
             credit_node.decompose()
-        text = _text(figure)
+        text = budget.text(figure)
         if not text:
             continue
         found = page_rules.caption_of(text)
@@ -113,9 +138,10 @@ def parse_html_page(text: str) -> list[ParsedItem]:
         for node in region.css("div, section, ul, ol, span, p"):
             if _is_furniture(node):
                 node.decompose()
-        captions = _captions(region)
+        budget = _TextBudget(text)
+        captions = _captions(region, budget)
         h1_text = _text(region.css_first("h1"))
-        blocks = [t for node in region.css(_BLOCKS) if (t := _text(node))]
+        blocks = [t for node in region.css(_BLOCKS) if (t := budget.text(node))]
     headline = h1_text or title
     parts = page_rules.apply(blocks, headline=headline)
     body = parts.body

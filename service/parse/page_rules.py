@@ -112,11 +112,21 @@ def is_ui(block: str) -> bool:
     return bool(words) and all(w in _UI_WORDS or _NO_LETTERS.match(w) for w in words)
 
 
+def _credit_at_end(block: str) -> re.Match[str] | None:
+    """_CREDIT_END's match in the block, searched only where one can start."""
+    # _CREDIT_END must end in ")" (then spaces and a full stop): most blocks fail that test. Its
+    # credit holds no parenthesis, so a match opens at the block's last "(" (or the spaces before
+    # it): searching from there spares the bounded but costly tries at every earlier "(" (2 µs a
+    # byte on "(photo by ////...": 8 s for a 4 MB page).
+    if not block.rstrip().removesuffix(".").rstrip().endswith(")"):
+        return None
+    opening = block.rfind("(")
+    return _CREDIT_END.search(block, len(block[:opening].rstrip())) if opening >= 0 else None
+
+
 def caption_of(block: str) -> tuple[str, str] | None:
     """(caption text, credit) when the block is a photo caption."""
-    # _CREDIT_END must end in ")" (then spaces and a full stop): most blocks fail that test, which
-    # costs far less than a search trying the pattern at every position.
-    match = _CREDIT_END.search(block) if block.rstrip().removesuffix(".").rstrip().endswith(")") else None
+    match = _credit_at_end(block)
     if match is not None and len(block) - len(match.group(0)) >= 10:
         return block[: match.start()].rstrip(), match.group("credit").strip()
     match = _CREDIT_START.match(block)

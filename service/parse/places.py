@@ -54,9 +54,12 @@ WIRE_DATELINE = re.compile(
     r"^(?P<dateline>[A-Z][A-Z.'’ -]{1,40}(?:,\s*[A-Z][\w.'’ -]{1,40}){0,2}\s*\([^()]{1,40}\))"
     r"\s*(?:--|[-–—:_])\s*"
 )
+# Words are possessive: "-" is both a word character and a separator, so "in A-A-A-...-A" with
+# no ", " after it had the backtracking engine try every split (200 hyphens: 6 s). The city
+# ends where a comma follows, never inside a run of word characters, so the matches are the same.
 _IN_PLACE = re.compile(
-    r"\bin (?P<city>[A-Z][\w'’.-]+(?:[ -][A-Z][\w'’.-]+){0,3}), "
-    r"(?P<country>[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+){0,3})"
+    r"\bin (?P<city>[A-Z][\w'’.-]++(?:[ -][A-Z][\w'’.-]++){0,3}), "
+    r"(?P<country>[A-Z][\w'’.-]++(?: [A-Z][\w'’.-]++){0,3})"
 )
 
 

@@ -458,6 +458,69 @@ def empty(rng: random.Random, index: int, ctx: Context) -> Hostile:
     return Hostile("empty", rng.choice([b"", b" ", b"\n\n\t", b"\r\n" * 100, b"\x00" * 0]), must_reject=True)
 
 
+# ---------------------------------------------------------------- scan attacks
+# Inputs that cost the parsers time quadratic (or worse) in their size before issue 11: a
+# pattern rescanned the rest of the record from each of many starts, or tried every split of
+# one run. Each builder makes a record of about `size` bytes; tools/bench_scans.py times them
+# per doubling of the size and tests/unit/test_linear_scans.py checks their results at 2 MB.
+
+
+def _scan_ninjs(body_html: str) -> bytes:
+    return orjson.dumps({"uri": "urn:hostile:scan", "headline": "Scan attack", "body_html": body_html})
+
+
+def _repeat(unit: str, size: int) -> str:
+    return unit * max(1, size // len(unit))
+
+
+_RSS_HEAD = '<?xml version="1.0"?><rss version="2.0"><channel><title>Scan attack</title>'
+_LEAD = "<p>Lead paragraph.</p>"
+
+SCAN_ATTACKS: dict[str, Callable[[int], bytes]] = {
+    # ninjs body_html: "<script>" never closed, once searched for its end from each opening.
+    "unclosed_script": lambda size: _scan_ninjs(_LEAD + _repeat("<script>", size)),
+    # "<p " never followed by ">": the block-tag pattern scanned to the end from each.
+    "unclosed_block_tag": lambda size: _scan_ninjs(_LEAD + _repeat("<p ", size)),
+    # "<" and whitespace: two "\s*" around an optional "/" tried every split (cubic).
+    "tag_whitespace": lambda size: _scan_ninjs(_LEAD + "<" + " " * size),
+    # "<a" and whitespace, no ">": the HTML sniffing pattern, the same way.
+    "attribute_whitespace": lambda size: _scan_ninjs("Lead paragraph. <a" + " " * size),
+    # "<!DOCTYPE " again and again with no ">" or "[": the DTD refusal scanned to the end from each.
+    "repeated_doctype": lambda size: (_RSS_HEAD + _repeat("<!DOCTYPE ", size)).encode(),
+    # Comments never closed (lxml's and the prolog skipper's scans were always linear: a guard).
+    "unclosed_comment": lambda size: (_RSS_HEAD + _repeat("<!--", size)).encode(),
+    # "in A-A-A-..." with no ", Country": every split of the hyphenated city was tried.
+    "hyphenated_place": lambda size: (
+        "Leaders open the summit\n\nLeaders met in " + _repeat("A-", size) + " on Friday."
+    ).encode(),
+    # A page block of "(photo by ///..." ending in ")": the photo-credit pattern was tried at each "(".
+    "parenthesised_credits": lambda size: (
+        "Leaders open the summit\n\nThe summit opened on Friday. "
+        + _repeat("(photo by " + "/" * 50, size)
+        + ")"
+    ).encode(),
+    # Block containers nested without end: lexbor's tree building and the block texts.
+    "nested_blocks": lambda size: (
+        "<html><body><article><h1>Summit opens</h1>" + _repeat("<blockquote>w ", size)
+    ).encode(),
+    # A feed of empty items: linear, but ~30 µs an item.
+    "many_items": lambda size: (_RSS_HEAD + _repeat("<item/>", size) + "</channel></rss>").encode(),
+    # Named entities by the thousand (NITF): the entity rewriting before lxml.
+    "many_entities": lambda size: (
+        "<nitf><head><title>Caf&eacute;</title></head><body><body.content><p>"
+        + _repeat("&eacute;&amp;", size)
+        + "</p></body.content></body></nitf>"
+    ).encode(),
+}
+# Smallest size at which "many_items" holds more items than parse accepts: one fate per record.
+SCAN_MIN_BYTES = 80_000
+
+
+def scan_attack(rng: random.Random, index: int, ctx: Context) -> Hostile:
+    name = rng.choice(sorted(SCAN_ATTACKS))
+    return Hostile("scan_attack", SCAN_ATTACKS[name](_big(rng, SCAN_MIN_BYTES, 200_000, 2_000_000)))
+
+
 FAMILIES: list[Maker] = [
     random_bytes,
     random_text,
@@ -477,6 +540,7 @@ FAMILIES: list[Maker] = [
     control_characters,
     bad_envelope,
     empty,
+    scan_attack,
 ]
 
 

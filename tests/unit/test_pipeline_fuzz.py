@@ -19,7 +19,7 @@ from service.models import CanonicalArticle, DeadLetter, EnrichedArticle, Record
 from service.observability import Metrics
 from service.pipeline import Pipeline
 from service.settings import Settings
-from tests.faults.hostile import FAMILIES, SAMPLES, Context, Maker
+from tests.faults.hostile import FAMILIES, SAMPLES, SCAN_ATTACKS, SCAN_MIN_BYTES, Context, Maker
 
 FUZZ = settings(
     max_examples=int(os.environ.get("WIRE_INGEST_FUZZ_EXAMPLES", "150")),
@@ -85,3 +85,10 @@ def test_hostile_families_through_the_pipeline(family: Maker, seed: int) -> None
 def test_cut_samples_through_the_pipeline(sample: bytes, data: st.DataObject) -> None:
     """A single-item sample cut at any point, through the whole pipeline."""
     check_record(sample[: data.draw(st.integers(min_value=0, max_value=len(sample)))])
+
+
+@FUZZ
+@given(st.sampled_from(sorted(SCAN_ATTACKS)), st.integers(min_value=SCAN_MIN_BYTES, max_value=400_000))
+def test_scan_attacks_through_the_pipeline(name: str, size: int) -> None:
+    """Each input that once cost a quadratic scan, at any size up to 400 KB, through the whole pipeline."""
+    check_record(SCAN_ATTACKS[name](size))
