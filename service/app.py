@@ -42,7 +42,7 @@ async def build_pipeline(settings: Settings, metrics: Metrics | None = None) -> 
     try:
         if settings.pipeline.workers > 0:
             pool = WorkerPool(settings, metrics)
-            await pool.start()
+            pool.start()  # in the background, while the consumer joins its group
         yield Pipeline(settings, deduplicator, enricher, metrics, pool)
     finally:
         if pool is not None:

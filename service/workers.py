@@ -35,6 +35,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -265,17 +266,36 @@ class WorkerPool:
         self._replacing: set[asyncio.Future[None]] = set()
         self._zygote = _Zygote(settings)
         self._closed = False
+        self._starting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._starting.set_result(None)
 
-    async def start(self) -> None:
-        """Load the pipeline once and fork every worker (ConfigError if that fails)."""
+    def start(self) -> None:
+        """Begin loading the pipeline and forking the workers, in the background.
+
+        The service joins its consumer group meanwhile (both take seconds); `prepare`
+        waits for the first free worker, and raises ConfigError if the pool cannot start.
+        """
+        self._starting = asyncio.ensure_future(self._start())
+
+    async def wait_started(self) -> None:
+        """Until every worker is up (ConfigError if the pool could not start)."""
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        started = time.monotonic()
         try:
             await self._zygote.start()
             for _ in range(self._size):
                 self._add(await self._zygote.fork())
-        except BaseException:
-            await self.close()
-            raise
-        log.info("workers_started", workers=self._size, zygote_pid=self._zygote.process.pid)
+        except Exception as error:
+            log.error("workers_failed_to_start", error=repr(error))
+            raise ConfigError(f"the worker pool could not start: {error!r}") from error
+        log.info(
+            "workers_started",
+            workers=self._size,
+            zygote_pid=self._zygote.process.pid,
+            seconds=round(time.monotonic() - started, 2),
+        )
 
     async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared:
         """The CPU half for one record in the next free worker.
@@ -284,6 +304,10 @@ class WorkerPool:
         cancelled (a partition revoked) does not cancel the job: the worker finishes it
         and goes back to the pool, so it is never left with an unread answer.
         """
+        if not self._starting.done():
+            await self.wait_started()
+        elif self._starting.exception() is not None:
+            await self._starting  # raises the start-up error
         payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
         worker = await self._idle.get()
         job = asyncio.ensure_future(self._run(worker, payload))
@@ -348,6 +372,10 @@ class WorkerPool:
 
     async def close(self) -> None:
         self._closed = True
+        if not self._starting.done():
+            self._starting.cancel()
+        with contextlib.suppress(BaseException):
+            await self._starting
         for task in list(self._replacing):
             task.cancel()
         await asyncio.gather(*self._replacing, return_exceptions=True)

@@ -267,6 +267,7 @@ class OutputTail:
         self.sources: set[tuple[int, int]] = set()
         self.arrivals: list[float] = []  # monotonic arrival time of each message
         self.stamps: list[float] = []  # each message's own timestamp (producer wall clock, seconds)
+        self.topic_stamps: dict[str, list[float]] = {}  # the same, per output topic
         # Output timestamps per raw partition they came from (canonical/duplicates/dlq only).
         self.partition_stamps: dict[int, list[float]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -312,6 +313,7 @@ class OutputTail:
                 self.counts[tp.topic] += len(records)
                 self.arrivals.extend([now] * len(records))
                 self.stamps.extend(record.timestamp / 1000 for record in records)
+                self.topic_stamps.setdefault(tp.topic, []).extend(r.timestamp / 1000 for r in records)
                 if tp.topic != self.settings.topics.enriched:
                     for record in records:
                         source = source_of(record.value or b"{}")

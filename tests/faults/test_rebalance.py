@@ -65,10 +65,14 @@ async def test_join_leave_and_kill_under_load_lose_and_double_nothing(
     recovery: dict[str, float] = {}
     processed_at: dict[str, int] = {}
     async with OutputTail(settings, settings.topics.outputs()) as tail:
-        feeding = asyncio.create_task(feeder.run())
         first.start()
         second.start()
         try:
+            # The stream starts once both hold partitions: it must outlast the membership
+            # changes below, not the time two processes take to start.
+            for service in (first, second):
+                await service.wait_for_log("partitions_assigned", within=120)
+            feeding = asyncio.create_task(feeder.run())
             await tail.wait_until(lambda t: len(t.sources) >= 100, within=120)
 
             processed_at["join"] = len(tail.sources)

@@ -1,10 +1,13 @@
 """Redis down with the Redis dedupe backend: the service pauses and retries, it never publishes unchecked.
 
-Chosen behaviour (service.shell, DedupeSettings.unavailable_retry_seconds): a record whose
-dedupe check cannot reach the store is held, with the partition, and retried until the
-store answers; the dedupe_store_errors_total metric counts the attempts and each one logs
-`dedupe_store_unavailable`. Nothing is published from the moment Redis goes away until it
-is back, and copies of items seen before the outage still end on the duplicates topic.
+Chosen behaviour (service.shell, service.partitions, DedupeSettings.unavailable_retry_seconds):
+a record whose dedupe check cannot reach the store is held, with its partition (rewound and
+paused), and retried with backoff until the store answers; the dedupe_store_errors_total
+metric counts the attempts and each one logs `dedupe_store_unavailable`. No event that
+needs the store (canonical, enriched, duplicates) is published from the moment Redis goes
+away until it is back; a record that fails before the dedupe stage needs no store, so its
+dead letter may go out meanwhile. Copies of items seen before the outage still end on the
+duplicates topic.
 """
 
 from __future__ import annotations
@@ -117,7 +120,16 @@ async def test_redis_down_pauses_and_publishes_nothing_unchecked(
             await tail.wait_until(lambda t: t.first_produced_after(up_at) is not None, within=120)
             recovery = (tail.first_produced_after(up_at) or up_at) - up_at
             await tail.wait_until(lambda t: len(t.sources) >= len(items), within=120)
-            published_while_down = sum(1 for stamp in tail.stamps if down_at < stamp < up_at)
+            checked_topics = (settings.topics.canonical, settings.topics.enriched, settings.topics.duplicates)
+            published_while_down = sum(
+                1
+                for topic in checked_topics
+                for stamp in tail.topic_stamps.get(topic, ())
+                if down_at < stamp < up_at
+            )
+            dead_letters_while_down = sum(
+                1 for stamp in tail.topic_stamps.get(settings.topics.dlq, ()) if down_at < stamp < up_at
+            )
             assert service.terminate() == 0
         finally:
             service.kill()
@@ -131,6 +143,7 @@ async def test_redis_down_pauses_and_publishes_nothing_unchecked(
             **report.summary(),
             "outage_seconds": round(up_at - down_at, 2),
             "published_while_down": published_while_down,
+            "dead_letters_while_down": dead_letters_while_down,
             "dedupe_retry_attempts": attempts,
             "resends_during_outage": len(resend_keys),
             "recovery_seconds": round(recovery, 2),

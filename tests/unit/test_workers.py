@@ -61,7 +61,8 @@ async def test_a_record_past_its_time_budget_kills_only_its_worker() -> None:
     """A record running past record_timeout_seconds loses its worker; the pool answers the next record."""
     metrics = Metrics(CollectorRegistry())
     pool = WorkerPool(_settings(record_timeout_seconds=1.0), metrics)
-    await pool.start()
+    pool.start()
+    await pool.wait_started()
     try:
         with pytest.raises(WorkerLostError) as lost:
             await pool.prepare("raw", long_ninjs(12), META)
@@ -78,7 +79,8 @@ async def test_a_record_past_the_memory_budget_is_too_large_and_the_worker_lives
     """Allocation past worker_memory_mb fails inside the worker: too_large, and the same worker goes on."""
     metrics = Metrics(CollectorRegistry())
     pool = WorkerPool(_settings(workers=1, worker_memory_mb=64, record_timeout_seconds=120), metrics)
-    await pool.start()
+    pool.start()
+    await pool.wait_started()
     try:
         prepared = await pool.prepare("raw", long_ninjs(8), META)
         assert [failure.error.reason.value for failure in prepared.failures] == ["too_large"]
@@ -95,7 +97,8 @@ async def test_a_worker_killed_from_outside_is_retried_once_on_a_fresh_worker() 
     settings = _settings(workers=1, record_timeout_seconds=120)
     metrics = Metrics(CollectorRegistry())
     pool = WorkerPool(settings, metrics)
-    await pool.start()
+    pool.start()
+    await pool.wait_started()
     pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
     try:
         [worker] = pool._all
@@ -114,7 +117,8 @@ async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crash
     settings = _settings(workers=1, record_timeout_seconds=120)
     metrics = Metrics(CollectorRegistry())
     pool = WorkerPool(settings, metrics)
-    await pool.start()
+    pool.start()
+    await pool.wait_started()
     pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
 
     async def killer() -> None:
@@ -143,7 +147,8 @@ async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crash
 async def test_a_cancelled_caller_leaves_the_worker_usable() -> None:
     """Dropping interest in a record (its partition was revoked) does not leave an unread answer behind."""
     pool = WorkerPool(_settings(workers=1, record_timeout_seconds=120), Metrics(CollectorRegistry()))
-    await pool.start()
+    pool.start()
+    await pool.wait_started()
     try:
         call = asyncio.ensure_future(pool.prepare("raw", long_ninjs(1), META))
         await asyncio.sleep(0.1)
