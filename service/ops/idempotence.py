@@ -12,12 +12,12 @@ so the pipeline runs unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 
-from ..dedupe.decide import Candidate, Snapshot, item_key
+from ..dedupe.decide import Candidate, Claim, Snapshot, item_key
 from ..dedupe.deduplicator import Deduplicator
 from ..dedupe.store import DedupeStore, Write
 from ..models import CanonicalArticle
@@ -44,6 +44,13 @@ class ReadOnlyStore:
     async def commit(self, write: Write) -> bool:
         _ = write
         return True
+
+    async def hold(self, event_id: str, claim: Claim) -> bool:
+        _ = event_id, claim
+        return True
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        _ = positions
 
     def size(self) -> int:
         return self._inner.size()
