@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from service.dedupe import SqliteStore, open_deduplicator
+from service.dedupe import Deduplicator, SqliteStore, open_deduplicator
 from service.dedupe.samples import (
     RESULTS_ACME,
     RESULTS_GLOBEX,
@@ -18,7 +19,7 @@ from service.dedupe.samples import (
     XI_ALIYEV_REPRINT_HEADLINE,
 )
 from service.dedupe.testing import make_article
-from service.errors import ConfigError
+from service.errors import ConfigError, StoreUnavailableError
 from service.models import Relation
 from service.settings import DedupeBackend, DedupeSettings
 
@@ -107,3 +108,57 @@ async def test_figures_survive_a_restart_and_old_files_gain_the_column(tmp_path:
     finally:
         await second.close()
     assert other.dedupe.relation is Relation.NEW
+
+
+async def test_a_locked_file_is_an_outage_that_never_blocks_the_event_loop(tmp_path: Path) -> None:
+    """Another connection holds the write lock (a replay): decide raises StoreUnavailableError after the
+    busy timeout, the event loop keeps running meanwhile, and the same record goes through once it is free."""
+    settings = _settings(tmp_path, sqlite_busy_timeout_seconds=0.3)
+    dedupe = await open_deduplicator(settings)
+    locker = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    article = make_article(headline=XI_ALIYEV_HEADLINE, body=XI_ALIYEV)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0)
+        ticks = 0
+        with pytest.raises(StoreUnavailableError):
+            await dedupe.decide(article)
+        ticker.cancel()
+        assert ticks > 1, "the event loop stood still while SQLite waited for the lock"
+        locker.execute("ROLLBACK")
+        assert (await dedupe.decide(article)).dedupe.relation is Relation.NEW
+    finally:
+        locker.close()
+        await dedupe.close()
+
+
+async def test_a_full_disk_is_an_outage_that_heals(tmp_path: Path) -> None:
+    """The file cannot grow (SQLITE_FULL, here through max_page_count): held as an outage, not a bug."""
+    settings = _settings(tmp_path)
+    store = SqliteStore.open(settings)
+    dedupe = Deduplicator(store, settings)
+    try:
+        await dedupe.decide(make_article(item_id="first", body=" ".join(f"a{i}" for i in range(40))))
+        (pages,) = store._conn.execute("PRAGMA page_count").fetchone()
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        bulky = [
+            make_article(item_id=f"bulk-{n}", body=" ".join(f"b{n}w{i}" for i in range(400)), offset=n)
+            for n in range(1, 200)
+        ]
+        with pytest.raises(StoreUnavailableError, match="SQLITE_FULL"):
+            for article in bulky:
+                await dedupe.decide(article)
+        store._conn.execute("PRAGMA max_page_count = 1073741823")
+        for article in bulky:
+            assert (await dedupe.decide(article)).dedupe.relation is Relation.NEW
+    finally:
+        await dedupe.close()
