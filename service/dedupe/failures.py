@@ -62,8 +62,10 @@ _REDIS_OUTAGE_CLASSES = (
     AskError,  # also MovedError: a cluster endpoint where one server was configured
     ClusterCrossSlotError,
 )
-# Redis before 7 wraps an error raised inside a script as "ERR Error running script ...: -OOM ...".
-_CODE_INSIDE = re.compile(r"(?:^|[\s:])-?([A-Z]{2,})\s")
+# A code quoted inside another message: Redis before 7 wraps an error raised in a script as
+# "ERR Error running script ...: -OOM ...", redis-py a failed pipeline command as
+# "Command # 1 (GET k) of pipeline caused error: ('BUSY ...',)".
+_CODE_INSIDE = re.compile(r"(?:^|[\s:('\"])-?([A-Z]{2,})\s")
 
 # SQLite primary result codes that describe the file or the machine, not the statement.
 _SQLITE_OUTAGES = frozenset(
@@ -94,10 +96,9 @@ def is_redis_outage(error: RedisError) -> bool:
         return True
     if not isinstance(error, ResponseError):
         return isinstance(error, InvalidResponse)  # a garbled reply; DataError and the like are ours
-    code = redis_code(error)
-    if code in _REDIS_OUTAGE_CODES:
+    if redis_code(error) in _REDIS_OUTAGE_CODES:
         return True
-    return code == "ERR" and any(m.group(1) in _REDIS_OUTAGE_CODES for m in _CODE_INSIDE.finditer(str(error)))
+    return any(found.group(1) in _REDIS_OUTAGE_CODES for found in _CODE_INSIDE.finditer(str(error)))
 
 
 def from_redis(error: RedisError) -> Exception:
