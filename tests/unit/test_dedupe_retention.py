@@ -126,3 +126,19 @@ async def test_a_resend_holds_the_decision_it_was_answered_with(dedupe: Deduplic
     for article in _ahead(12, first=12):
         await dedupe.decide(article)
     assert (await dedupe.store.snapshot(original.event_id, item_key(original))).recorded is None
+
+
+async def test_the_memory_backend_decides_again_after_a_restart() -> None:
+    """What the README warns of: memory state dies with the process, so a record redelivered after a
+    restart gets another decision (an update becomes NEW, a resend NEW) where SQLite and Redis repeat it."""
+    settings = DedupeSettings(backend=DedupeBackend.MEMORY, window_days=WINDOW_DAYS)
+    committed, pending = _lagging()
+    before = Deduplicator(MemoryStore(window_seconds=WINDOW_DAYS * 86_400, max_stories=100), settings)
+    for article in committed:
+        await before.decide(article)
+    first = [await before.decide(article) for article in pending]
+    await before.close()
+    after = Deduplicator(MemoryStore(window_seconds=WINDOW_DAYS * 86_400, max_stories=100), settings)
+    again = [await after.decide(article) for article in pending]
+    assert [a.dedupe.relation for a in first] == [Relation.UPDATE, Relation.REDELIVERY]
+    assert [a.dedupe.relation for a in again] == [Relation.NEW, Relation.NEW]
