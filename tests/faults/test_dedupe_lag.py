@@ -175,9 +175,7 @@ async def test_partitions_lagging_past_the_window_get_their_decisions_back(
             "records": len(decisions),
             "redelivered": sum(1 for where in pending if copies[where] > 1),
             "decided_differently": len(differing),
-            "relations_first_copy": {
-                f"{p}:{o}": sorted(d[1] for d in decisions[(p, o)]) for p, o in pending[:4]
-            },
+            "relations_seen": {f"{p}:{o}": sorted(d[1] for d in decisions[(p, o)]) for p, o in pending[:4]},
         },
     )
     assert all(copies[where] >= 2 for where in pending), f"the crash did not hit the batch: {dict(copies)}"
