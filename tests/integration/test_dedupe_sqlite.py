@@ -162,3 +162,28 @@ async def test_a_full_disk_is_an_outage_that_heals(tmp_path: Path) -> None:
             assert (await dedupe.decide(article)).dedupe.relation is Relation.NEW
     finally:
         await dedupe.close()
+
+
+async def test_concurrent_decisions_on_the_store_thread_publish_each_story_once(tmp_path: Path) -> None:
+    """Forty decisions at once: their reads and commits interleave between hops to the store's thread,
+    and the optimistic check still lets exactly one copy of each story be NEW."""
+    settings = _settings(tmp_path)
+    dedupe = await open_deduplicator(settings)
+    words = [f"w{n}" for n in range(4000)]
+    originals = [
+        make_article(item_id=f"a-{n}", headline=f"Story {n}", body=" ".join(words[n * 60 : n * 60 + 60]))
+        for n in range(20)
+    ]
+    copies = [
+        make_article(source="wire-b", item_id=f"b-{n}", headline=a.headline, body=a.body_text + " Wire B.")
+        for n, a in enumerate(originals)
+    ]
+    try:
+        pairs = zip(originals, copies, strict=True)
+        results = await asyncio.gather(*(dedupe.decide(a) for pair in pairs for a in pair))
+    finally:
+        await dedupe.close()
+    by_story: dict[str, list[str]] = {}
+    for result in results:
+        by_story.setdefault(result.story_id, []).append(result.dedupe.relation.value)
+    assert sorted(map(sorted, by_story.values())) == [["near_duplicate", "new"]] * 20
