@@ -16,6 +16,7 @@ unchecked duplicates.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +47,7 @@ class DeduplicatorLike(Protocol):
     async def decide(
         self, article: CanonicalArticle, known: Fingerprint | None = None
     ) -> CanonicalArticle: ...
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None: ...
     def state_size(self) -> int: ...
     async def close(self) -> None: ...
 

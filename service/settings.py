@@ -195,6 +195,11 @@ class DedupeBackend(StrEnum):
 class DedupeSettings(_Section):
     backend: DedupeBackend = DedupeBackend.SQLITE
     sqlite_path: Path = Path("wire-ingest-dedupe.sqlite3")
+    # How long an SQLite call waits for a lock another connection holds (a replay, a backup)
+    # before it gives up as StoreUnavailableError and the shell retries with backoff. It
+    # waits on the store's own thread, never on the event loop; short, so a held file
+    # shows up in metrics and /readyz instead of as one slow record.
+    sqlite_busy_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_key_prefix: str = "wire-ingest:"
     window_days: float = 7.0

@@ -301,9 +301,22 @@ class Service:
 
         if await self.delivery.deliver(consumer, round_, give_up=give_up):
             self._account(round_, summary, consumer)
+            await self._report_committed(round_)
         else:
             summary.retries += 1
             self._rewind(consumer, round_)
+
+    async def _report_committed(self, round_: list[Finished]) -> None:
+        """Tell the dedupe store what is committed, so it may evict decisions no record still needs."""
+        positions = {
+            (f.in_flight.record.topic, f.in_flight.record.partition): f.in_flight.record.offset + 1
+            for f in round_
+        }
+        try:
+            await self.pipeline.deduplicator.committed(positions)
+        except StoreUnavailableError as error:
+            # Nothing is lost: until a report gets through, the store only keeps more than it needs.
+            log.warning("dedupe_commit_report_failed", error=str(error))
 
     def _rewind(self, consumer: AIOKafkaConsumer, round_: list[Finished]) -> None:
         """Seek each partition of an abandoned round back to its first record; drop what follows."""

@@ -7,6 +7,8 @@ links and the reason for the decision, and records that decision.
 
 from __future__ import annotations
 
+import asyncio
+
 from ..settings import DedupeBackend, DedupeSettings
 from .deduplicator import Deduplicator
 from .memory import MemoryStore
@@ -22,7 +24,8 @@ async def open_store(settings: DedupeSettings) -> DedupeStore:
     if settings.backend is DedupeBackend.MEMORY:
         return MemoryStore(window_seconds=window, max_stories=settings.max_stories)
     if settings.backend is DedupeBackend.SQLITE:
-        return SqliteStore.open(settings)
+        # Loading the band index of a large file takes seconds: not on the event loop.
+        return await asyncio.to_thread(SqliteStore.open, settings)
     return await RedisStore.open(settings)
 
 

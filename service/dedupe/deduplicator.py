@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import StoreUnavailableError
@@ -72,7 +73,9 @@ class Deduplicator:
             snapshot = await self._store.snapshot(article.event_id, key)
             outcome = decide_by_record(article, snapshot)
             if snapshot.recorded is not None and outcome is not None:
-                return outcome.apply(article)  # already decided: nothing to write
+                if await self._keep(snapshot.recorded, article):
+                    return outcome.apply(article)  # already decided: nothing to write
+                continue  # the record left the store since the snapshot: decide afresh
             checked: tuple[int, ...] = ()
             seen: frozenset[str] = frozenset()
             if (outcome is None or indexes_content(outcome)) and not sig_done:
@@ -132,6 +135,29 @@ class Deduplicator:
             checked_bands=checked,
             seen_stories=seen,
         )
+
+    # ------------------------------------------------------------ retention (see store.py)
+
+    async def _keep(self, recorded: RecordedEvent, article: CanonicalArticle) -> bool:
+        """Make sure the recorded decision answering `article` stays until its offset is committed.
+
+        The record that claimed the event is held by the event record itself; any other
+        record answered by it (a redelivery) takes a hold. False: the record is gone.
+        """
+        claim = Claim.of(article)
+        return recorded.claim == claim or await self._store.hold(recorded.event_id, claim)
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Tell the store which offsets are committed: {(topic, partition): next offset to read}.
+
+        Call it after every successful commit (or committed transaction) with the offsets
+        just committed, and it is fine to call it for only the partitions that moved.
+        Until a partition is reported, the decisions of its records are never evicted.
+        May raise StoreUnavailableError; nothing is lost by skipping a report, the next
+        one covers it.
+        """
+        if positions:
+            await self._store.committed(positions)
 
     def state_size(self) -> int:
         return self._store.size()

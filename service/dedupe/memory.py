@@ -6,17 +6,22 @@ the decision as small integer codes. Objects are built only for the rows a
 decision reads. Rows whose fields do not fit the columns (a non-numeric
 version, an outcome whose links differ from its match) keep their object in
 a side dict; with the IDs `service.ids` makes that never happens.
+
+Event records follow the retention rule in `store` (held until their offsets are
+committed). Everything is lost on exit: after a restart every record is decided afresh,
+so a redelivered record can get another decision than before (a resend NEW again, an
+update NEW); use SQLite or Redis wherever records can be redelivered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import numpy as np
 
 from ..models import Relation
-from .columns import IdCodec, KeyMap, OrderQueue, Table
+from .columns import Code, IdCodec, Int64s, KeyMap, OrderQueue, Table
 from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapshot
 from .facts import MASK_BYTES
 from .housekeeping import Watermark
@@ -103,6 +108,10 @@ class MemoryStore(InProcessConflicts):
         # cannot remove anything skips the scan.
         self._event_floor = float("inf")
         self._item_floor = float("inf")
+        # Retention (see `store`): committed positions by (topic code, partition), and the
+        # redeliveries holding an event record: event code -> {(topic code, partition): offset}.
+        self._positions: dict[tuple[int, int], int] = {}
+        self._holds: dict[Code, dict[tuple[int, int], int]] = {}
 
     # ------------------------------------------------------------ reads
 
@@ -291,6 +300,46 @@ class MemoryStore(InProcessConflicts):
         self._seq += 1
         return slot
 
+    # ------------------------------------------------------------ retention
+
+    async def hold(self, event_id: str, claim: Claim) -> bool:
+        code = self._ids.encode(event_id, remember=False)
+        if self._event_keys.get(code) is None:
+            return False
+        where = (self._topics.code(claim.topic), claim.partition)
+        held = self._holds.setdefault(code, {})
+        held[where] = max(held.get(where, claim.offset), claim.offset)
+        return True
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        for (topic, partition), position in positions.items():
+            self._positions[(self._topics.code(topic), partition)] = position
+        for code, held in list(self._holds.items()):
+            for where, offset in list(held.items()):
+                if offset < self._positions.get(where, offset):
+                    del held[where]
+            if not held:
+                del self._holds[code]
+
+    def _released(self, rows: Int64s) -> Int64s:
+        """Those of `rows` (event rows) whose claiming offset is committed and that no redelivery holds."""
+        c = self._events.cols
+        topic, part = c["topic"][rows].astype(np.int64), c["part"][rows].astype(np.int64)
+        position = np.full(rows.shape[0], np.iinfo(np.int64).min)  # never reported: never committed
+        for (topic_code, partition), committed in self._positions.items():
+            position[(topic == topic_code) & (part == partition)] = committed
+        done = c["off"][rows] < position
+        if self._odd_events:  # their claims are in the objects, not in the columns
+            odd_rows = np.fromiter(self._odd_events, dtype=np.int64, count=len(self._odd_events))
+            for at in np.flatnonzero(np.isin(rows, odd_rows)).tolist():
+                claim = self._odd_events[int(rows[at])].claim
+                where = (self._topics.code(claim.topic), claim.partition)
+                done[at] = claim.offset < self._positions.get(where, claim.offset)
+        if self._holds:
+            held = {self._event_keys.get(code) for code in self._holds}
+            done &= ~np.isin(rows, np.fromiter((r for r in held if r is not None), dtype=np.int64))
+        return rows[done]
+
     # ------------------------------------------------------------ housekeeping
 
     def evict(self) -> None:
@@ -308,16 +357,26 @@ class MemoryStore(InProcessConflicts):
             self._stories.recycle(self._index.take_purged())
             self._generation += 1
         if cutoff > self._event_floor:
-            self._event_floor = self._expire(self._events, self._event_keys, self._odd_events, cutoff)
+            self._event_floor = self._expire(
+                self._events, self._event_keys, self._odd_events, cutoff, self._released
+            )
         if cutoff > self._item_floor:
             self._item_floor = self._expire(self._items, self._item_keys, self._odd_items, cutoff)
 
     @staticmethod
-    def _expire(table: Table, keys: KeyMap, odd: dict[int, _Row], cutoff: float) -> float:
-        """Release the rows older than `cutoff`; the lowest versioncreated left."""
+    def _expire(
+        table: Table,
+        keys: KeyMap,
+        odd: dict[int, _Row],
+        cutoff: float,
+        released: Callable[[Int64s], Int64s] | None = None,
+    ) -> float:
+        """Release the rows older than `cutoff` (those `released` lets go); the lowest versioncreated left."""
         live = table.live[: table.end]
         vc = np.asarray(table.cols["vc"][: table.end], dtype=np.float64)
         old = np.flatnonzero(live & (vc < cutoff))
+        if released is not None:
+            old = released(old)
         hi, lo = table.cols["hi"], table.cols["lo"]
         for row in old.tolist():
             keys.discard((int(hi[row]), int(lo[row])))

@@ -6,36 +6,49 @@ added to the article's LSH bands) and writes nothing if any of it changed, so
 of two instances racing on one story only one publishes it as new; the other
 decides again and sees it. LSH bands are sorted sets (member: the story's
 event_id, score: its versioncreated), so every instance sees every story.
-A Redis that cannot be reached raises StoreUnavailableError: the caller
-retries, it never publishes unchecked.
+A Redis that cannot be reached, or answers with an outage (read-only, out of memory,
+loading, NOPERM...; see `failures`), raises StoreUnavailableError: the caller retries,
+it never publishes unchecked and never dead-letters the record for it.
+
+Retention (the rule in `store`): an event record is written without a TTL and held by
+its claiming offset in a sorted set per partition (`holds:<topic>:<partition>`, score:
+offset) with a count of its holds (`hc:<event_id>`); a redelivery answered by it adds a
+hold the same way. `committed` takes every hold below the reported positions; an event
+whose last hold goes gets the window as TTL from then on. So no event record expires
+while an offset that needs it is uncommitted, whichever instance owns the partition.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from ..errors import ConfigError, StoreUnavailableError
+from ..errors import ConfigError
 from ..models import Relation
 from ..settings import DedupeSettings
 from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapshot
+from .failures import from_redis
 from .minhash import SCHEME, SEED, from_bytes, lsh_params, to_bytes
 from .store import Write
 
 _MAX_FUTURE_SECONDS = 86_400.0
 _EVICT_BATCH = 256  # stories evicted per commit at most, to keep each script short
 
-# KEYS: 1 event, 2 item, 3 stories zset, 4 watermark, 5 story hash (or a dummy)
+_T = TypeVar("_T")
+
+# KEYS: 1 event, 2 item, 3 stories zset, 4 watermark, 5 story hash (or a dummy),
+#       6 the claim's partition holds, 7 the event's hold count
 # ARGV: 1 event payload, 2 expected item event ("" = none), 3 item payload ("" = keep),
 #       4 story event_id ("" = none), 5 story_id, 6 signature, 7 versioncreated,
 #       8 ttl seconds, 9 window seconds, 10 max stories, 11 key prefix,
 #       12 band tag, 13 n checked bands, 14 n story bands, 15 observe watermark (0/1),
-#       16 the story's number mask, then the checked band keys, the story band keys,
-#       then the seen stories.
+#       16 the story's number mask, 17 the claim's offset, 18 the event_id, then the
+#       checked band keys, the story band keys, then the seen stories.
 _COMMIT = """
 local ev, it, stories, wm, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, tag = ARGV[11], ARGV[12]
@@ -44,8 +57,8 @@ if redis.call('EXISTS', ev) == 1 then return -1 end
 local current = redis.call('HGET', it, 'event_id')
 if (current or '') ~= ARGV[2] then return -2 end
 local seen = {}
-for i = 17 + nchecked + nbands, #ARGV do seen[ARGV[i]] = true end
-for i = 17, 16 + nchecked do
+for i = 19 + nchecked + nbands, #ARGV do seen[ARGV[i]] = true end
+for i = 19, 18 + nchecked do
   local members = redis.call('ZRANGE', prefix .. 'band:' .. tag .. ':' .. ARGV[i], 0, -1)
   for _, m in ipairs(members) do
     if not seen[m] and redis.call('EXISTS', prefix .. 'st:' .. m) == 1 then return -3 end
@@ -53,7 +66,8 @@ for i = 17, 16 + nchecked do
 end
 local ttl = tonumber(ARGV[8])
 local vc = tonumber(ARGV[7])
-redis.call('SET', ev, ARGV[1], 'EX', ttl)
+redis.call('SET', ev, ARGV[1])  -- no TTL while its claim holds it
+if redis.call('ZADD', KEYS[6], 'GT', ARGV[17], ARGV[18]) == 1 then redis.call('INCR', KEYS[7]) end
 if ARGV[3] ~= '' then
   local item = cjson.decode(ARGV[3])
   redis.call('HSET', it, 'event_id', item[1], 'version', item[2], 'vc', item[3],
@@ -68,7 +82,7 @@ local cutoff = tonumber(redis.call('GET', wm) or '-inf') - tonumber(ARGV[9])
 if ARGV[4] ~= '' then
   redis.call('HSET', st, 'story_id', ARGV[5], 'sig', ARGV[6], 'vc', ARGV[7], 'num', ARGV[16])
   redis.call('EXPIRE', st, ttl)
-  for i = 17 + nchecked, 16 + nchecked + nbands do
+  for i = 19 + nchecked, 18 + nchecked + nbands do
     local band = prefix .. 'band:' .. tag .. ':' .. ARGV[i]
     redis.call('ZADD', band, vc, ARGV[4])
     redis.call('ZREMRANGEBYSCORE', band, '-inf', '(' .. cutoff)
@@ -116,6 +130,34 @@ return out
 """
 
 
+# A redelivery answered by an event record holds it until its own offset is committed.
+# KEYS: 1 event, 2 the redelivery's partition holds, 3 the event's hold count. ARGV: offset, event_id.
+_HOLD = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
+if redis.call('ZADD', KEYS[2], 'GT', ARGV[1], ARGV[2]) == 1 then redis.call('INCR', KEYS[3]) end
+return 1
+"""
+
+# Offsets below a committed position no longer hold their events; an event left without
+# holds expires a window from now. KEYS: the partitions' holds sets. ARGV: 1 key prefix,
+# 2 ttl seconds, then each partition's position in KEYS order.
+_RELEASE = """
+local prefix, ttl = ARGV[1], tonumber(ARGV[2])
+for k = 1, #KEYS do
+  local below = '(' .. ARGV[k + 2]
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', below)) do
+    if redis.call('DECR', prefix .. 'hc:' .. m) <= 0 then
+      redis.call('DEL', prefix .. 'hc:' .. m)
+      redis.call('EXPIRE', prefix .. 'ev:' .. m, ttl)
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', below)
+end
+return 0
+"""
+
+
 def _outcome_payload(write: Write) -> bytes:
     event, outcome = write.event, write.event.outcome
     claim = event.claim
@@ -158,6 +200,8 @@ class RedisStore:
         self._ttl = max(1, int(settings.window_days * 86_400))
         self._commit_script = client.register_script(_COMMIT)
         self._candidates_script = client.register_script(_CANDIDATES)
+        self._hold_script = client.register_script(_HOLD)
+        self._release_script = client.register_script(_RELEASE)
         self._size = 0
 
     @classmethod
@@ -175,7 +219,7 @@ class RedisStore:
             store._size = int(await client.zcard(store._prefix + "stories"))
         except RedisError as exc:
             await client.aclose()
-            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+            raise from_redis(exc) from exc
         stored = found.decode() if isinstance(found, bytes) else found
         if stored is not None and stored != wanted:
             await client.aclose()
@@ -190,14 +234,28 @@ class RedisStore:
     def _band(self, key: int) -> str:
         return f"{key:x}"
 
-    async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
+    def _holds(self, topic: str, partition: int) -> str:
+        return f"{self._prefix}holds:{topic}:{partition}"
+
+    @staticmethod
+    async def _call(work: Callable[[], Awaitable[_T]]) -> _T:
+        """Await `work`; an outage becomes StoreUnavailableError, a bug (script error, WRONGTYPE) stays."""
         try:
+            return await work()
+        except RedisError as exc:
+            failure = from_redis(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
+        async def read() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.get(self._key("ev", event_id))
                 pipe.hgetall(self._key("it", item_key))
-                raw_event, raw_item = await pipe.execute()
-        except RedisError as exc:
-            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+                return await pipe.execute()
+
+        raw_event, raw_item = await self._call(read)
         recorded = _recorded(event_id, raw_event) if raw_event is not None else None
         item = None
         if raw_item:
@@ -215,12 +273,7 @@ class RedisStore:
         if not band_keys:
             return []
         args = [self._prefix, self._tag, *(self._band(key) for key in band_keys)]
-        try:
-            flat = await self._candidates_script(keys=[], args=args)
-        except ResponseError:
-            raise  # a script error is a bug, not an outage
-        except RedisError as exc:
-            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+        flat = await self._call(lambda: self._candidates_script(keys=[], args=args))
         found = [
             (
                 float(flat[i + 3]),
@@ -252,6 +305,8 @@ class RedisStore:
             self._prefix + "stories",
             self._prefix + "watermark",
             self._key("st", story.event_id) if story is not None else self._prefix + "none",
+            self._holds(write.event.claim.topic, write.event.claim.partition),
+            self._key("hc", write.event.event_id),
         ]
         args: list[bytes | str | int | float] = [
             _outcome_payload(write),
@@ -270,20 +325,31 @@ class RedisStore:
             len(story_bands),
             "1" if plausible else "0",
             story.numbers if story is not None else b"",
+            write.event.claim.offset,
+            write.event.event_id,
             *checked,
             *story_bands,
             *sorted(write.seen_stories),
         ]
-        try:
-            result = int(await self._commit_script(keys=keys, args=args))
-        except ResponseError:
-            raise  # a script error is a bug, not an outage: let the record's guard see it
-        except RedisError as exc:
-            raise StoreUnavailableError(f"dedupe: Redis unavailable: {exc}") from exc
+        result = int(await self._call(lambda: self._commit_script(keys=keys, args=args)))
         if result < 0:
             return False
         self._size = result
         return True
+
+    async def hold(self, event_id: str, claim: Claim) -> bool:
+        keys = [
+            self._key("ev", event_id),
+            self._holds(claim.topic, claim.partition),
+            self._key("hc", event_id),
+        ]
+        args: list[str | int] = [claim.offset, event_id]
+        return int(await self._call(lambda: self._hold_script(keys=keys, args=args))) == 1
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        keys = [self._holds(topic, partition) for topic, partition in positions]
+        args: list[str | int] = [self._prefix, self._ttl, *positions.values()]
+        await self._call(lambda: self._release_script(keys=keys, args=args))
 
     def size(self) -> int:
         return self._size

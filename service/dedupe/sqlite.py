@@ -4,21 +4,34 @@ Rows keep UUIDs and hashes as 16/32-byte blobs and a story's MinHash as
 `num_perm` little-endian uint32 values, so a story costs a few hundred bytes
 on disk. The LSH band index lives in memory and is rebuilt from the stored
 signatures at open. One instance per file: the index is not shared.
+
+Every call that touches the file or the index runs on one thread of the store's own,
+never on the event loop, in the order the calls were made: a lookup and the commit that
+follows it cannot overlap with another decision's, which is what the optimistic check
+in `InProcessConflicts` relies on. A file locked by another connection waits at most
+`sqlite_busy_timeout_seconds` on that thread, then the call raises StoreUnavailableError
+(see `failures` for how every SQLite error is classified). `evict` and `bulk_insert`
+stay synchronous for tools and benchmarks; call them before the store serves decisions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+import structlog
 
 from ..errors import ConfigError
 from ..models import Relation
 from ..settings import DedupeSettings
 from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapshot
+from .failures import from_sqlite, is_sqlite_outage
 from .housekeeping import Watermark
 from .index import BandIndex
 from .minhash import SCHEME, SEED, band_key_matrix, from_bytes, lsh_params, to_bytes
@@ -43,7 +56,25 @@ CREATE TABLE IF NOT EXISTS stories (
     sig BLOB NOT NULL, numbers BLOB
 );
 CREATE INDEX IF NOT EXISTS stories_vc ON stories (vc);
+CREATE TABLE IF NOT EXISTS positions (
+    topic TEXT NOT NULL, part INTEGER NOT NULL, pos INTEGER NOT NULL, PRIMARY KEY (topic, part)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS holds (
+    event_id BLOB NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL, off INTEGER NOT NULL,
+    PRIMARY KEY (event_id, topic, part)
+) WITHOUT ROWID;
 """
+
+# Event records outside the window whose claiming offset is committed and that no
+# redelivery holds (the retention rule in `store`); a partition never reported keeps all.
+_EVICT_EVENTS = """
+DELETE FROM events WHERE vc < ?
+  AND off < coalesce((SELECT pos FROM positions p WHERE p.topic = events.topic AND p.part = events.part), -1)
+  AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.event_id = events.event_id)
+"""
+
+log = structlog.get_logger("wire_ingest.dedupe")
+_T = TypeVar("_T")
 
 Packed = bytes | str | None
 
@@ -88,13 +119,44 @@ class SqliteStore(InProcessConflicts):
         self._index = BandIndex()
         self._watermark = Watermark(settings.window_days * 86_400.0)
         self._count = 0
+        self._evict_pending = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedupe-sqlite")
+
+    async def _call(self, work: Callable[[], _T]) -> _T:
+        """Run `work` on the store's thread; an SQLite outage becomes StoreUnavailableError."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+        except sqlite3.Error as error:
+            failure = from_sqlite(error)
+            if failure is error:
+                raise
+            raise failure from error
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     @classmethod
     def open(cls, settings: DedupeSettings, path: Path | None = None) -> SqliteStore:
         """Open or create the file, check its signature settings match, load the band index."""
         target = path or settings.sqlite_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        try:
+            return cls._open(settings, target)
+        except sqlite3.Error as error:
+            failure = from_sqlite(error)
+            if failure is error:
+                raise
+            raise failure from error
+
+    @classmethod
+    def _open(cls, settings: DedupeSettings, target: Path) -> SqliteStore:
+        conn = sqlite3.connect(
+            target,
+            isolation_level=None,
+            check_same_thread=False,  # opened here, then used only on the store's own thread
+            timeout=settings.sqlite_busy_timeout_seconds,
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(
@@ -115,7 +177,11 @@ class SqliteStore(InProcessConflicts):
                 "restore the settings or start from a new file"
             )
         store = cls(conn, settings)
-        store._load()
+        try:
+            store._load()
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     def _load(self) -> None:
@@ -135,7 +201,10 @@ class SqliteStore(InProcessConflicts):
     # ------------------------------------------------------------ reads
 
     async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
-        return Snapshot(self._event(event_id), self._item(item_key))
+        return await self._call(lambda: Snapshot(self._event(event_id), self._item(item_key)))
+
+    async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        return await self._call(lambda: self._candidates(band_keys))
 
     def _event(self, event_id: str) -> RecordedEvent | None:
         row = self._conn.execute(
@@ -188,7 +257,10 @@ class SqliteStore(InProcessConflicts):
     # ------------------------------------------------------------ writes
 
     async def commit(self, write: Write) -> bool:
-        self._conn.execute("BEGIN IMMEDIATE")
+        return await self._call(lambda: self._commit(write))
+
+    def _commit(self, write: Write) -> bool:
+        self._conn.execute("BEGIN IMMEDIATE")  # waits for the write lock at most the busy timeout
         try:
             if self._conflict(write):
                 self._conn.execute("ROLLBACK")
@@ -196,7 +268,7 @@ class SqliteStore(InProcessConflicts):
             added = self._apply(write)
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         if added is not None:
             self._index.add(write.story.band_keys if write.story else (), added)
@@ -204,8 +276,57 @@ class SqliteStore(InProcessConflicts):
             self._generation += 1
         self._watermark.observe(write.event.versioncreated)
         if self._watermark.due() or self._count > self._settings.max_stories:
-            self.evict()
+            self._evict_pending = True
+        if self._evict_pending:
+            try:
+                self.evict()
+            except sqlite3.Error as error:
+                # The decision is committed; housekeeping can wait for the next commit.
+                if not is_sqlite_outage(error):
+                    raise
+                log.warning("dedupe_eviction_postponed", error=str(error))
         return True
+
+    # ------------------------------------------------------------ retention (see store.py)
+
+    async def hold(self, event_id: str, claim: Claim) -> bool:
+        return await self._call(lambda: self._hold(event_id, claim))
+
+    def _hold(self, event_id: str, claim: Claim) -> bool:
+        packed = _pack_id(event_id)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._conn.execute("SELECT 1 FROM events WHERE event_id = ?", (packed,)).fetchone() is None:
+                self._conn.execute("ROLLBACK")
+                return False
+            self._conn.execute(
+                "INSERT INTO holds VALUES (?,?,?,?) ON CONFLICT (event_id, topic, part)"
+                " DO UPDATE SET off = max(off, excluded.off)",
+                (packed, claim.topic, claim.partition, claim.offset),
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return True
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        rows = [(topic, partition, position) for (topic, partition), position in positions.items()]
+        await self._call(lambda: self._committed(rows))
+
+    def _committed(self, rows: list[tuple[str, int, int]]) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(
+                "INSERT INTO positions VALUES (?,?,?)"
+                " ON CONFLICT (topic, part) DO UPDATE SET pos = excluded.pos",
+                rows,
+            )
+            self._conn.executemany("DELETE FROM holds WHERE topic = ? AND part = ? AND off < ?", rows)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def _apply(self, write: Write) -> int | None:
         event, outcome = write.event, write.event.outcome
@@ -269,7 +390,7 @@ class SqliteStore(InProcessConflicts):
                 self._watermark.observe(write.event.versioncreated)
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         if slots:
             self._index.add_many(np.asarray(keys, dtype=np.int64), np.asarray(slots, dtype=np.int64))
@@ -295,12 +416,13 @@ class SqliteStore(InProcessConflicts):
                         (excess,),
                     )
                 ]
-            self._conn.execute("DELETE FROM events WHERE vc < ?", (cutoff,))
+            self._conn.execute(_EVICT_EVENTS, (cutoff,))
             self._conn.execute("DELETE FROM items WHERE vc < ?", (cutoff,))
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
+        self._evict_pending = False
         self._index.remove(removed)
         self._count -= len(removed)
         if removed:
@@ -314,4 +436,7 @@ class SqliteStore(InProcessConflicts):
         return self._index.nbytes
 
     async def close(self) -> None:
-        self._conn.close()
+        try:
+            await self._call(self._conn.close)
+        finally:
+            self._thread.shutdown(wait=True)

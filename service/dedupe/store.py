@@ -5,15 +5,37 @@ optimistic: `commit` applies a `Write` only if what the decision was based on
 is still true (event unclaimed, item latest unchanged, no new story in the
 article's bands) and returns False otherwise, so the caller decides again.
 That is what keeps two instances from both publishing one story as new.
+
+Retention (issue 11, item 7). A decision must come out the same every time its Kafka
+record is delivered, and a redelivered record's decision is answered by one piece of
+state only: the recorded event (`decide_by_record` reads it before anything else; items
+and stories are read only for a record never decided). So the rule is about event
+records alone:
+
+    An event record leaves the store only when (1) it is outside the dedupe window and
+    (2) every Kafka offset whose decision it answers is committed: the record that
+    claimed it, and every later record answered by it as a redelivery (a *hold*, taken
+    atomically with the check that the event record is still there).
+
+"Committed" is what the shell reports through `committed(positions)` after each Kafka
+commit (positions are the next offsets to read, per topic partition); a partition never
+reported is never committed, so its event records stay. The rule needs no clock shared
+between partitions and no knowledge of which instance owns what: Kafka offsets are the
+same for every instance, and an instance reports only the partitions it committed, so
+Redis shared by several instances releases a hold once whichever instance owned the
+partition committed past it. Items and stories keep following the window alone: losing
+them can change a *first* decision of a lagging partition (a record older than the
+window's end is compared with less), never a repeated one.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .decide import Candidate, ItemState, RecordedEvent, Snapshot
+from .decide import Candidate, Claim, ItemState, RecordedEvent, Snapshot
 from .minhash import Signature
 
 
@@ -55,6 +77,14 @@ class DedupeStore(Protocol):
         """Apply the write atomically if its preconditions still hold; False on a conflict."""
         ...
 
+    async def hold(self, event_id: str, claim: Claim) -> bool:
+        """Keep the event's record until `claim`'s offset is committed; False if it is gone already."""
+        ...
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Offsets below each (topic, partition)'s position are committed: release their holds."""
+        ...
+
     def size(self) -> int:
         """Story signatures held (cheap; may lag a shared store slightly)."""
         ...
@@ -86,6 +116,13 @@ class InProcessConflicts(ABC):
     def _stories_in(self, band_keys: tuple[int, ...]) -> list[Candidate]: ...
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        return self._candidates(band_keys)
+
+    def _candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        # The cache is one slot for the whole store, not per caller: equal keys at an equal
+        # generation find equal stories, so whichever decision filled it, a commit that
+        # sees its own keys and generation there may trust it; any other commit looks again.
+        # Lookups and commits must not overlap (SQLite runs both on its one thread).
         found = self._stories_in(band_keys)
         self._last_lookup = (band_keys, self._generation, frozenset(c.event_id for c in found))
         return found

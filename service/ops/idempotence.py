@@ -12,12 +12,12 @@ so the pipeline runs unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 
-from ..dedupe.decide import Candidate, Snapshot, item_key
+from ..dedupe.decide import Candidate, Claim, Snapshot, item_key
 from ..dedupe.deduplicator import Deduplicator, Fingerprint
 from ..dedupe.store import DedupeStore, Write
 from ..models import CanonicalArticle
@@ -45,6 +45,13 @@ class ReadOnlyStore:
         _ = write
         return True
 
+    async def hold(self, event_id: str, claim: Claim) -> bool:
+        _ = event_id, claim
+        return True
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        _ = positions
+
     def size(self) -> int:
         return self._inner.size()
 
@@ -65,6 +72,9 @@ class PriorAwareDeduplicator:
             self.prior.add(article.event_id)
         return await self.inner.decide(article, known)
 
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        await self.inner.committed(positions)
+
     def state_size(self) -> int:
         return self.inner.state_size()
 
@@ -77,6 +87,9 @@ class NoDeduplicator:
 
     async def decide(self, article: CanonicalArticle, known: Fingerprint | None = None) -> CanonicalArticle:
         return article
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
+        return None
 
     def state_size(self) -> int:
         return 0

@@ -286,3 +286,28 @@ async def test_changed_signature_settings_are_refused(settings: DedupeSettings) 
     await dedupe.close()
     with pytest.raises(ConfigError):
         await open_deduplicator(settings.model_copy(update={"num_perm": settings.num_perm * 2}))
+
+
+async def test_event_records_never_expire_while_an_offset_needs_them(settings: DedupeSettings) -> None:
+    """An event record has no TTL while its claim, or a resend answered by it, is uncommitted; the
+    window's TTL starts once every such offset is committed (on any instance: positions are Kafka's)."""
+    one, two = await open_deduplicator(settings), await open_deduplicator(settings)
+    client = aioredis.from_url(REDIS_URL)
+    original = aliyev(partition=0, offset=1)
+    resend = aliyev(partition=2, offset=7)
+    event = f"{settings.redis_key_prefix}dedupe:ev:{original.event_id}"
+    try:
+        await one.decide(original)
+        assert await client.ttl(event) == -1
+        await one.committed({("wire.raw", 0): 2})
+        assert 0 < await client.ttl(event) <= settings.window_days * 86_400
+        assert (await two.decide(resend)).dedupe.relation is Relation.REDELIVERY  # the other instance
+        assert await client.ttl(event) == -1
+        await one.committed({("wire.raw", 2): 7})  # not past the resend yet
+        assert await client.ttl(event) == -1
+        await two.committed({("wire.raw", 2): 8})
+        assert await client.ttl(event) > 0
+    finally:
+        await client.aclose()
+        await one.close()
+        await two.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -41,6 +42,9 @@ class _ExplodingEnricher:
 
 class _DownDeduplicator:
     async def decide(self, article: CanonicalArticle, known: Fingerprint | None = None) -> CanonicalArticle:
+        raise StoreUnavailableError("redis is down")
+
+    async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
         raise StoreUnavailableError("redis is down")
 
     def state_size(self) -> int:
