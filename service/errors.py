@@ -33,6 +33,9 @@ class ReasonCode(StrEnum):
     OUTPUT_TOO_LARGE = "output_too_large"  # an event would exceed pipeline.max_message_bytes
     WORKER_CRASHED = "worker_crashed"  # the worker process died on this record twice
     INTERNAL_ERROR = "internal_error"  # a bug: any exception we did not foresee
+    NOT_AN_ARTICLE = "not_an_article"  # packages, link-only wrappers, attachments: no story of their own
+    NON_TEXT_ITEM = "non_text_item"  # a picture, video, audio or graphic item: no story text to publish
+    LINKS_ONLY = "links_only"  # an API wrapper whose item only links to its text (AP Media API renditions)
 
 
 class WireIngestError(Exception):

@@ -44,6 +44,10 @@ class WireFormat(StrEnum):
     HTML_PAGE = "html_page"
     TEXT_PAGE = "text_page"
     ENVELOPE = "envelope"
+    ANPA_1312 = "anpa_1312"
+    IPTC_7901 = "iptc_7901"
+    NEWSML_1 = "newsml_1"
+    RITZAU = "ritzau_rbnews"
 
 
 class PubStatus(StrEnum):

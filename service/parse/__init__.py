@@ -13,20 +13,25 @@ from collections.abc import Callable
 
 from ..errors import ParseError, ReasonCode
 from ..models import Envelope, ParsedItem, WireFormat
-from .decoding import decode
-from .detect import detect
+from .anpa import parse_anpa
+from .decoding import decode, decode_json
+from .detect import detect, detect_transmission
 from .envelope import payload_bytes, payload_format, read_envelope
 from .feeds import parse_atom, parse_rss
+from .framing import decode_transmission
+from .iptc7901 import parse_iptc7901
+from .newsml1 import parse_newsml1
 from .newsml_g2 import parse_newsml_g2
 from .ninjs import loads, parse_ninjs
 from .nitf import parse_nitf
 from .page_html import parse_html_page
 from .page_text import parse_text_page
+from .ritzau import parse_ritzau
 
 __all__ = ["PARSER_VERSION", "parse"]
 
 # Bump whenever the ParsedItems for the same bytes change (it is part of each event's lineage).
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
 DEFAULT_MAX_ITEM_BYTES = 4 * 1024 * 1024
 
@@ -38,7 +43,14 @@ _PARSERS: dict[WireFormat, Callable[[str], list[ParsedItem]]] = {
     WireFormat.ATOM: parse_atom,
     WireFormat.HTML_PAGE: parse_html_page,
     WireFormat.TEXT_PAGE: parse_text_page,
+    WireFormat.ANPA_1312: parse_anpa,
+    WireFormat.IPTC_7901: parse_iptc7901,
+    WireFormat.NEWSML_1: parse_newsml1,
+    WireFormat.RITZAU: parse_ritzau,
 }
+# Formats told from their raw bytes, decoded their own way: control-character framing is not
+# "binary", and their legacy code page is known (Windows-1252) rather than guessed.
+_TRANSMISSIONS = (WireFormat.ANPA_1312, WireFormat.IPTC_7901)
 
 
 def parse(
@@ -70,7 +82,10 @@ def _parse(raw: bytes, *, hint: WireFormat | None, max_item_bytes: int) -> list[
         raise ParseError(ReasonCode.WRONG_TYPE, f"raw item must be bytes, not {type(raw).__name__}")
     raw = bytes(raw)
     _check_size(raw, max_item_bytes)
-    text = decode(raw)
+    transmission = detect_transmission(raw) if hint in (None, *_TRANSMISSIONS) else None
+    if transmission is not None:
+        return _run(hint or transmission, decode_transmission(raw))
+    text = decode_json(raw) if raw.lstrip()[:1] in (b"{", b"[") else decode(raw)
     wire_format = hint or detect(text)
     # An envelope announces itself; a per-source hint then applies to its payload instead.
     if (

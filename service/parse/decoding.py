@@ -83,7 +83,7 @@ def decode(raw: bytes, declared: str | None = None) -> str:
         except LookupError as exc:
             raise ParseError(ReasonCode.INVALID_ENCODING, f"unknown encoding {declared!r}") from exc
     in_document = _declared(raw)
-    if in_document:
+    if in_document and not _utf8_contradicts(raw, in_document):
         candidates.append(in_document)
     candidates.append("utf-8")
     for name in candidates:
@@ -98,6 +98,39 @@ def decode(raw: bytes, declared: str | None = None) -> str:
         return _check_text(raw.decode(encoding))
     except (UnicodeDecodeError, LookupError) as exc:
         raise ParseError(ReasonCode.INVALID_ENCODING, f"detected {encoding} but decoding failed") from exc
+
+
+def decode_json(raw: bytes) -> str:
+    """JSON text: UTF-8 by RFC 8259 (or UTF-16/32 with a BOM); anything else is INVALID_ENCODING.
+
+    Guessing a legacy code page for a JSON document with invalid UTF-8 bytes
+    publishes garbled text (0x80 0x80 read as Cyrillic "АА"), so such an item is
+    dead-lettered rather than half-repaired; its bytes are kept for a redrive.
+    """
+    if bom_encoding(raw) is not None:
+        return decode(raw)
+    try:
+        return _check_text(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            ReasonCode.INVALID_ENCODING, f"JSON is not valid UTF-8 at byte {exc.start}: {exc.reason}"
+        ) from exc
+
+
+def _utf8_contradicts(raw: bytes, declared: str) -> bool:
+    """True when a single-byte charset is declared but the bytes are non-ASCII UTF-8.
+
+    Valid multi-byte UTF-8 sequences almost never occur by chance in Latin-1 or
+    Windows-1252 text, so such bytes are UTF-8 with a wrong declaration (AFP's
+    "iso-8859-1" items): decoding them as declared would garble every accent.
+    """
+    if declared.replace("_", "-").startswith(("utf", "ucs")) or raw.isascii():
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _detect(raw: bytes) -> str | None:

@@ -6,6 +6,7 @@ import re
 
 from ..errors import ParseError, ReasonCode
 from ..models import WireFormat
+from .framing import ANPA_START, IPTC7901_START
 from .xml_safety import declares_dtd
 
 _SNIFF = 4096
@@ -22,6 +23,9 @@ _ROOTS = {
     "feed": WireFormat.ATOM,
     "entry": WireFormat.ATOM,
     "html": WireFormat.HTML_PAGE,
+    "newsml": WireFormat.NEWSML_1,
+    "rbnews": WireFormat.RITZAU,
+    "xmlnewsqueuedresponse": WireFormat.RITZAU,
 }
 _HTML_ROOTS = frozenset({"head", "body", "article", "div", "p", "main", "section", "meta", "title", "h1"})
 # Start-of-header/start-of-text control characters open ANPA-1312 and IPTC 7901 transmissions.
@@ -49,13 +53,28 @@ def _skip_prolog(head: str) -> str:
         position = end + 2
 
 
+def detect_transmission(raw: bytes) -> WireFormat | None:
+    """ANPA-1312 or IPTC 7901 from the first bytes (SOH and the header line), else None."""
+    if ANPA_START.match(raw):
+        return WireFormat.ANPA_1312
+    if IPTC7901_START.match(raw):
+        return WireFormat.IPTC_7901
+    return None
+
+
 def detect(text: str) -> WireFormat:
     """Guess the wire format of decoded text; ParseError(UNSUPPORTED_FORMAT) when nothing fits."""
     head = text[:_SNIFF].lstrip("\ufeff \t\r\n")
     if not head:
         raise ParseError(ReasonCode.EMPTY_ITEM, "empty document")
     if any(c in head[:64] for c in _TRANSMISSION_CONTROLS):
-        raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, "ANPA-1312/IPTC 7901 transmissions are not supported")
+        transmission = detect_transmission(head[:256].encode("utf-8", "replace"))
+        if transmission is None:
+            raise ParseError(
+                ReasonCode.UNSUPPORTED_FORMAT,
+                "control-character framing that is neither ANPA-1312 nor IPTC 7901",
+            )
+        return transmission
     first = head[0]
     if first in "{[":
         return WireFormat.ENVELOPE if _ENVELOPE_KEY.search(head) else WireFormat.NINJS

@@ -27,6 +27,7 @@ from .xml_safety import (
 )
 
 _CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+_WP_NOT_ARTICLES = frozenset({"attachment", "nav_menu_item", "revision", "wp_block"})
 
 
 def _clean(text: str | None) -> str | None:
@@ -58,8 +59,14 @@ def parse_rss(text: str) -> list[ParsedItem]:
     channel = child(root, "channel")
     source = _clean(text_of(child(channel, "title")))
     language = _clean(text_of(child(channel, "language"))) or lang_of(root)
-    elements = check_item_count(descendants(root, "item"))
-    items = [_rss_item(item, index, source, language) for index, item in enumerate(elements)]
+    entries = check_item_count(descendants(root, "item"))
+    # A WordPress export (WXR) lists media uploads as items too: an attachment is not an article.
+    articles = [
+        e for e in entries if (text_of(child(e, "post_type")) or "post").strip() not in _WP_NOT_ARTICLES
+    ]
+    if entries and not articles:
+        raise ParseError(ReasonCode.NOT_AN_ARTICLE, "WordPress export holds only attachments")
+    items = [_rss_item(item, index, source, language) for index, item in enumerate(articles)]
     if not items:
         raise ParseError(ReasonCode.EMPTY_ITEM, "RSS feed holds no item")
     return items

@@ -2,10 +2,17 @@
 
 Only text items become articles: newsItems of class picture/video/audio/graphic
 and packageItems (which carry references, not text) are skipped. `item_index`
-counts the text newsItems of the document in order.
+counts the text newsItems of the document in order. A document with no text
+item is refused as `non_text_item` (only pictures, videos...) or `not_an_article`
+(only packages). The headline of a NITF body inside `inlineXML` is the NITF's own
+(hl1, else head/title) when contentMeta has none. A `<dateline>` that holds a
+timestamp ("2014-07-16 13:00:03 GMT+00:00") is a date, not a place. STT escapes
+its inline dash markup as text (`&lt;endash&gt;-&lt;/endash&gt;`): the dash is kept.
 """
 
 from __future__ import annotations
+
+import re
 
 from lxml import etree
 
@@ -13,7 +20,7 @@ from ..errors import ParseError, ReasonCode
 from ..models import Caption, ParsedItem, Subject, WireFormat
 from ..text import split_blocks
 from .markup import html_paragraphs, looks_like_html, xml_paragraphs
-from .nitf import body_parts, byline_text, dateline_text
+from .nitf import body_parts, byline_paragraph, byline_text, dateline_text
 from .xml_safety import (
     attr,
     check_item_count,
@@ -32,6 +39,8 @@ _GEO_SUBJECT_TYPES = ("cpnat:geoarea", "cpnat:poi", "cpnat:place")
 _PERSON_SUBJECT_TYPES = ("cpnat:person",)
 # XHTML bodies (dpa) repeat slugline, keywords and headline in <header>: not story text.
 _XHTML_FURNITURE = frozenset({"header", "footer", "nav", "aside", "title"})
+_ESCAPED_DASH_MARKUP = re.compile(r"</?(?:endash|emdash)\s*/?>")
+_TIMESTAMP_DATELINE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
 
 
 def parse_newsml_g2(text: str) -> list[ParsedItem]:
@@ -42,6 +51,8 @@ def parse_newsml_g2(text: str) -> list[ParsedItem]:
         news_items = [root]
     elif name == "newsMessage":
         news_items = check_item_count(descendants(child(root, "itemSet"), "newsItem"))
+    elif name == "packageItem":
+        news_items = []
     else:
         raise ParseError(ReasonCode.UNSUPPORTED_FORMAT, f"NewsML-G2 <{name}> holds no newsItem")
     items: list[ParsedItem] = []
@@ -49,10 +60,12 @@ def parse_newsml_g2(text: str) -> list[ParsedItem]:
         if _is_text(news_item):
             items.append(_item(news_item, len(items)))
     if not items:
-        if not news_items and descendant(root, "packageItem") is not None:
+        if news_items:
             raise ParseError(
-                ReasonCode.UNSUPPORTED_FORMAT, "NewsML-G2 packageItem holds references, not text"
+                ReasonCode.NON_TEXT_ITEM, "NewsML-G2 document holds only picture/video/audio/graphic items"
             )
+        if name == "packageItem" or descendant(root, "packageItem") is not None:
+            raise ParseError(ReasonCode.NOT_AN_ARTICLE, "NewsML-G2 packageItem holds references, not text")
         raise ParseError(ReasonCode.EMPTY_ITEM, "NewsML-G2 document holds no text newsItem")
     return items
 
@@ -148,6 +161,16 @@ def _body(news_item: etree._Element) -> tuple[list[str], list[Caption], etree._E
     return [], [], None
 
 
+def _nitf_byline(
+    nitf_head: etree._Element | None, body_byline: str | None, creators: list[str]
+) -> str | None:
+    """The NITF byline, unless it is a placeholder ("By Staff Reporter") and the body names the writer."""
+    head = byline_text(nitf_head)
+    if body_byline and (head is None or "staff" in head.lower()):
+        return body_byline
+    return head or (", ".join(creators) or None)
+
+
 def _item(news_item: etree._Element, index: int) -> ParsedItem:
     item_meta = child(news_item, "itemMeta")
     content_meta = child(news_item, "contentMeta")
@@ -164,12 +187,19 @@ def _item(news_item: etree._Element, index: int) -> ParsedItem:
     headline = (
         _headline(content_meta)
         or text_of(child(child(nitf_head, "hedline"), "hl1"))
+        or text_of(child(child(nitf, "head"), "title"))
         or text_of(child(item_meta, "title"))
     )
+    paragraphs = [_ESCAPED_DASH_MARKUP.sub("", p) if "dash" in p else p for p in paragraphs]
+    body_byline, paragraphs = byline_paragraph(paragraphs) if nitf is not None else (None, paragraphs)
     subjects, places, people = _subjects(content_meta)
     located = child(content_meta, "located")
     located_name = _name(located)
-    dateline = text_of(child(content_meta, "dateline")) or dateline_text(nitf_head)
+    dateline = text_of(child(content_meta, "dateline"))
+    dateline_timestamp = dateline if dateline and _TIMESTAMP_DATELINE.match(dateline) else None
+    if dateline_timestamp:
+        dateline = None
+    dateline = dateline or dateline_text(nitf_head)
     by = text_of(child(content_meta, "by"))
     creators = [n for c in children(content_meta, "creator") if (n := _name(c))]
     language = attr(child(content_meta, "language"), "tag") or lang_of(news_item)
@@ -186,11 +216,12 @@ def _item(news_item: etree._Element, index: int) -> ParsedItem:
         pubstatus=pubstatus,
         headline=" ".join(headline.split()) if headline else None,
         body_paragraphs=tuple(paragraphs),
-        byline=" ".join(by.split()) if by else (byline_text(nitf_head) or (", ".join(creators) or None)),
+        byline=" ".join(by.split()) if by else _nitf_byline(nitf_head, body_byline, creators),
         dateline=" ".join(dateline.split()) if dateline else None,
         located=located_name,
         firstcreated=text_of(child(item_meta, "firstCreated"))
-        or text_of(child(content_meta, "contentCreated")),
+        or text_of(child(content_meta, "contentCreated"))
+        or dateline_timestamp,
         versioncreated=text_of(child(item_meta, "versionCreated")),
         language=language,
         section=genre_or_service,

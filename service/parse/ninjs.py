@@ -17,6 +17,7 @@ import orjson
 
 from ..errors import ParseError, ReasonCode
 from ..models import Caption, ParsedItem, Subject, WireFormat
+from .json_wrappers import text_items, unwrap
 from .markup import html_paragraphs
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "xhtml", "html")
@@ -264,5 +265,6 @@ def item_from_object(obj: object) -> ParsedItem:
 
 
 def parse_ninjs(text: str) -> list[ParsedItem]:
-    """A ninjs document: one object, one item."""
-    return [item_from_object(loads(text))]
+    """A ninjs document: one object, or the items of an API wrapper (see json_wrappers)."""
+    objects = text_items(unwrap(loads(text)))
+    return [item_from_object(obj).model_copy(update={"item_index": i}) for i, obj in enumerate(objects)]

@@ -13,6 +13,9 @@ from .xml_safety import attr, child, descendant, descendants, lang_of, local, pa
 
 _NON_BODY = frozenset({"media", "body.end", "note"})
 _MACHINE_DATE = re.compile(r"^\d{8}T\d{4,6}")
+# "By" and two to six capitalised names (initials, hyphens, "and"): a byline typed as the first paragraph.
+_BYLINE_MAX = 100
+_BYLINE_PARAGRAPH = re.compile(r"^By\s+[A-Z][\w.'’-]*(?:\s+(?:and\s+)?[A-Z][\w.'’-]*){1,5}$")
 
 
 def parse_nitf(text: str) -> list[ParsedItem]:
@@ -34,6 +37,13 @@ def body_parts(body: etree._Element | None) -> tuple[list[str], list[Caption]]:
         if caption:
             captions.append(Caption(text=caption, credit=text_of(child(media, "media-producer"))))
     return xml_paragraphs(content, skip=_NON_BODY), captions
+
+
+def byline_paragraph(paragraphs: list[str]) -> tuple[str | None, list[str]]:
+    """A first paragraph that is only a byline ("By Jonathan Underhill") and the paragraphs without it."""
+    if paragraphs and len(paragraphs[0]) < _BYLINE_MAX and _BYLINE_PARAGRAPH.match(paragraphs[0].strip()):
+        return paragraphs[0].strip(), paragraphs[1:]
+    return None, paragraphs
 
 
 def byline_text(body_head: etree._Element | None) -> str | None:
@@ -74,6 +84,7 @@ def item_from_nitf(root: etree._Element, wire_format: WireFormat, index: int = 0
     hedline = child(body_head, "hedline")
     headline = text_of(child(hedline, "hl1")) or text_of(child(head, "title"))
     paragraphs, captions = body_parts(body)
+    body_byline, paragraphs = byline_paragraph(paragraphs)
     if not paragraphs:
         abstract = child(body_head, "abstract")
         paragraphs = xml_paragraphs(abstract) if abstract is not None else []
@@ -110,7 +121,7 @@ def item_from_nitf(root: etree._Element, wire_format: WireFormat, index: int = 0
         pubstatus=attr(docdata, "management-status"),
         headline=headline,
         body_paragraphs=tuple(paragraphs),
-        byline=byline_text(body_head),
+        byline=byline_text(body_head) or body_byline,
         dateline=dateline_text(body_head),
         located=" ".join(located.split()) if located else None,
         firstcreated=release or story_date,

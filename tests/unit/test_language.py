@@ -51,7 +51,7 @@ def test_fast_classifier_is_in_use() -> None:
 @pytest.mark.parametrize("text", _texts())
 def test_same_answer_as_py3langid(text: str) -> None:
     """Every text, prose in many scripts or random bytes, gets py3langid's own language code."""
-    assert language.detect_language(text) == str(py3langid.classify(text)[0])
+    assert language.classifier()(text) == str(py3langid.classify(text)[0])
 
 
 def test_window_covers_the_deepest_automaton_state() -> None:
@@ -72,3 +72,31 @@ def test_window_covers_the_deepest_automaton_state() -> None:
         seen[reached] = True
         frontier = reached
     assert 0 < depth <= language._WINDOW
+
+
+@pytest.mark.parametrize("text", _texts())
+def test_answers_are_wire_languages_or_und(text: str) -> None:
+    """Whatever the text, the answer is one of the configured wire languages or "und"."""
+    assert language.detect_language(text) in language.WIRE_LANGUAGES | {language.UNDETERMINED}
+
+
+def test_a_standings_table_is_not_a_minor_language() -> None:
+    """A sports table with team names (py3langid alone: Central Bikol) is English or und, not "bcl"."""
+    table = (
+        "Wild Card Glance\nW L Pct WCGB\nTampa Bay 73 52 .584 _\nCleveland 73 51 .589 _\nOakland 71 52 .577 1"
+    )
+    assert str(py3langid.classify(table)[0]) not in language.WIRE_LANGUAGES
+    assert language.detect_language(table) in ("en", language.UNDETERMINED)
+
+
+def test_too_few_letters_is_und() -> None:
+    """Below the letter floor (scores, initials) no language is named."""
+    assert language.detect_language("1-0 2-2 3-1 Ajax PSV") == language.UNDETERMINED
+
+
+def test_restricted_languages_and_margin_are_parameters() -> None:
+    """The allowed set and the margin are arguments: Danish text with only en/no allowed answers no."""
+    text = "Hollandske forskere har i årevis lavet forsøg på både mennesker og dyr, hvor de har testet."
+    assert language.detect_language(text) == "da"
+    assert language.detect_language(text, languages=frozenset({"en", "no"})) == "no"
+    assert language.detect_language(text, min_margin=1e9) == language.UNDETERMINED

@@ -195,15 +195,25 @@ def test_empty_rss_feed() -> None:
     "raw",
     [
         b"<contentMeta><headline>fragment</headline></contentMeta>",
-        b"<NewsML><NewsItem/></NewsML>",
-        b"<NewsML><NewsItem><title>t</title><p>NewsML 1 body text</p></NewsItem></NewsML>",
         b"\x16\x16\x01a2001 r u bc-anpa-item 09-15 0412\r\r\n\x02^Xi meets Aliyev in Samarkand<\r\n"
         + b"text " * 40,
     ],
 )
 def test_unsupported_format(raw: bytes) -> None:
-    """XML of an unknown vocabulary and ANPA-style transmissions are UNSUPPORTED_FORMAT."""
+    """Unknown XML vocabularies and control framing that is not ANPA/IPTC 7901: UNSUPPORTED_FORMAT."""
     assert reason_of(raw) is ReasonCode.UNSUPPORTED_FORMAT
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"<NewsML><NewsItem/></NewsML>",
+        b"<NewsML><NewsItem><title>t</title><p>NewsML 1 body text</p></NewsItem></NewsML>",
+    ],
+)
+def test_newsml1_without_content_item_is_empty(raw: bytes) -> None:
+    """A NewsML 1 NewsItem with no ContentItem at all (not even a photo) is EMPTY_ITEM."""
+    assert reason_of(raw) is ReasonCode.EMPTY_ITEM
 
 
 @pytest.mark.parametrize(
