@@ -31,7 +31,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import ReasonCode, RecordError
-from .observability import Metrics
+from .observability import Health, Metrics
 from .partitions import InFlight
 from .pipeline import RecordResult
 from .retry import Backoff, is_permanent_produce_error
@@ -73,9 +73,10 @@ def make_producer(settings: Settings, *, transactional: bool = False) -> AIOKafk
 class Delivery:
     """Owns the producer and the commit protocol of one service instance."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, group_id: str) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, health: Health, group_id: str) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.health = health
         self.group_id = group_id
         self.transactional = settings.pipeline.delivery == DeliveryMode.EXACTLY_ONCE
         self._renews = self.transactional or settings.kafka.enable_idempotence
@@ -102,6 +103,19 @@ class Delivery:
         backoff = Backoff(
             self.settings.pipeline.retry_initial_seconds, self.settings.pipeline.retry_max_seconds
         )
+        try:
+            return await self._deliver_with_retries(consumer, round_, offsets, backoff, give_up)
+        finally:
+            self.health.delivery_retrying = False
+
+    async def _deliver_with_retries(
+        self,
+        consumer: AIOKafkaConsumer,
+        round_: list[Finished],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+        backoff: Backoff,
+        give_up: Callable[[], bool],
+    ) -> bool:
         acked: set[tuple[int, int]] = set()  # (finished index, message index) acknowledged already
         renew = False
         while True:
@@ -126,6 +140,7 @@ class Delivery:
                     log.warning("delivery_failed_round_abandoned", error=repr(error))
                     return False
                 delay = backoff.next_delay()
+                self.health.delivery_retrying = True
                 log.warning("delivery_failed_retrying", error=repr(error), retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
                 renew = self._renews

@@ -75,3 +75,15 @@ def test_every_log_line_is_json_library_warnings_included(capsys: pytest.Capture
     assert lines[0]["logger"] == "aiokafka.consumer.group_coordinator"
     assert lines[0]["level"] == "warning"
     assert lines[1]["value"] == 1
+
+
+def test_waiting_for_an_error_to_heal_is_alive_but_not_ready() -> None:
+    """Held partitions or a delivery being retried: /healthz stays up (no restart), /readyz goes down."""
+    health = Health(connected=True, assigned_partitions=3)
+    health.heartbeat()
+    assert health.is_ready()
+    health.held_partitions = 1
+    assert health.is_alive() and not health.is_ready()
+    health.held_partitions = 0
+    health.delivery_retrying = True
+    assert health.is_alive() and not health.is_ready()
