@@ -149,6 +149,11 @@ class Metrics:
             "CPU seconds the worker processes spent on records (process_cpu_* covers the shell only).",
             registry=registry,
         )
+        self.worker_peak_rss = Gauge(
+            f"{ns}_worker_peak_rss_bytes",
+            "The largest resident size any worker process reached (process_* covers the shell only).",
+            registry=registry,
+        )
         self.retries = Counter(
             f"{ns}_retries_total",
             "Waits before retrying an error that can heal: cause is store|produce|commit.",

@@ -164,11 +164,17 @@ def _serve(sock: socket.socket, preparer: Preparer, memory_mb: int) -> None:
             prepared = Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker")
         del frame, value
         try:
-            reply = pickle.dumps((prepared, _cpu_seconds() - started), protocol=pickle.HIGHEST_PROTOCOL)
+            reply = pickle.dumps(
+                (prepared, _cpu_seconds() - started, _peak_rss_bytes()), protocol=pickle.HIGHEST_PROTOCOL
+            )
         except MemoryError:  # pickling a huge result
             too_large = Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker")
-            reply = pickle.dumps((too_large, _cpu_seconds() - started))
+            reply = pickle.dumps((too_large, _cpu_seconds() - started, _peak_rss_bytes()))
         _send_frame_blocking(sock, reply)
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 def _cpu_seconds() -> float:
@@ -266,6 +272,7 @@ class WorkerPool:
         self._replacing: set[asyncio.Future[None]] = set()
         self._zygote = _Zygote(settings)
         self._closed = False
+        self.peak_rss_bytes = 0  # the largest any worker grew to, after the first record it served
         self._starting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._starting.set_result(None)
 
@@ -314,9 +321,12 @@ class WorkerPool:
         # If nobody awaits the job any more, its WorkerLostError is expected, not "never retrieved".
         job.add_done_callback(lambda done: done.cancelled() or done.exception())
         reply = await asyncio.shield(job)
-        result, cpu_seconds = pickle.loads(reply)
+        result, cpu_seconds, peak_rss = pickle.loads(reply)
         assert isinstance(result, Prepared)
         self._metrics.worker_cpu.inc(cpu_seconds)
+        if peak_rss > self.peak_rss_bytes:
+            self.peak_rss_bytes = peak_rss
+            self._metrics.worker_peak_rss.set(peak_rss)
         return result
 
     async def _run(self, worker: _Worker, payload: bytes) -> bytes:
@@ -383,3 +393,4 @@ class WorkerPool:
         self._all.clear()
         self._metrics.workers.set(0)
         await self._zygote.close()
+        log.info("workers_stopped", peak_rss_bytes=self.peak_rss_bytes)
