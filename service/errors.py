@@ -60,3 +60,7 @@ class ConfigError(WireIngestError):
 
 class StoreUnavailableError(WireIngestError):
     """A shared store (e.g. Redis) cannot be reached; retriable, never a dead letter by itself."""
+
+
+class MissingExtraError(WireIngestError):
+    """A command needs a package from an optional extra that is not installed (e.g. `demo`)."""
