@@ -79,7 +79,10 @@ class Tracing:
     def span(
         self, name: str, *, parent: Carrier | None = None, kind: SpanKind = "internal", **attributes: object
     ) -> AbstractContextManager[SpanScope]:
-        """A context manager for one span, a child of the current one or of a carried `parent`.
+        """A context manager for one span, a child of a carried `parent` or else of the current span.
+
+        An empty carrier (`{}`) starts a new trace whatever span is current: the record span
+        takes `extract(headers) or {}`.
 
         Attributes (also `set()` on the span) named without a dot get the `wire_ingest.`
         prefix: source, format, outcome, reason; None values are left out.

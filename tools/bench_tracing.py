@@ -40,7 +40,7 @@ class _Drop(SpanExporter):
 
 
 def _one_record(tracing: Tracing) -> None:
-    carrier = tracing.extract(HEADERS)
+    carrier = tracing.extract(HEADERS) or {}
     with tracing.span("record", parent=carrier, kind="consumer", source="Xinhua", format="ninjs") as record:
         for stage in ("parse", "normalize", "dedupe", "enrich"):
             with tracing.span(stage) as span:

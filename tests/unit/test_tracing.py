@@ -37,7 +37,8 @@ def _hex(value: int, width: int) -> str:
 
 def _trace_record(tracing: Tracing, headers: tuple[tuple[str, bytes], ...]) -> tuple[tuple[str, bytes], ...]:
     """What the pipeline will do for one record: a record span, stage spans, headers out."""
-    with tracing.span("record", parent=tracing.extract(headers), kind="consumer", source="Xinhua") as record:
+    carrier = tracing.extract(headers) or {}
+    with tracing.span("record", parent=carrier, kind="consumer", source="Xinhua") as record:
         with tracing.span("parse", format="ninjs"):
             pass
         with tracing.span("dedupe") as dedupe:
@@ -106,6 +107,21 @@ def test_without_traceparent_a_record_starts_a_trace(
     _trace_record(tracing, (("source", b"x"),))
     record = next(span for span in exporter.get_finished_spans() if span.name == "record")
     assert record.parent is None
+
+
+def test_empty_carrier_starts_a_trace_inside_another_span(
+    tracing: Tracing, exporter: InMemorySpanExporter
+) -> None:
+    """`parent={}` (a record without traceparent) is a root even when a span is current; None is a child."""
+    with tracing.span("batch"):
+        with tracing.span("record", parent={}):
+            pass
+        with tracing.span("child"):
+            pass
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert spans["record"].parent is None
+    assert spans["child"].parent is not None
+    assert spans["child"].parent.span_id == spans["batch"].context.span_id
 
 
 @pytest.mark.parametrize(
