@@ -233,6 +233,19 @@ class ObservabilitySettings(_Section):
     lag_refresh_seconds: float = 5.0
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry traces (service/tracing.py). Off: no span is made and nothing is imported."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console"] = "otlp"
+    # OTLP over HTTP/protobuf: the collector's (or Jaeger's) traces endpoint.
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = "wire-ingest"
+    # Share of new traces kept; a raw record that arrives with a sampled traceparent is always
+    # traced (parent-based), so a trace that began upstream is never cut in the middle.
+    sampler_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -247,6 +260,7 @@ class Settings(BaseSettings):
     dedupe: DedupeSettings = DedupeSettings()
     enrich: EnrichSettings = EnrichSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    tracing: TracingSettings = TracingSettings()
 
     @model_validator(mode="after")
     def _messages_fit_requests(self) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,18 @@ def _wire_ingest_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in compose["services"].items() if svc.get("image") == WIRE_INGEST_IMAGE}
 
 
-def _env(service: dict[str, Any]) -> dict[str, str]:
+_INTERPOLATION = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def _env(service: dict[str, Any], shell: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment as compose passes it: `${VAR:-default}` from `shell` (default: unset)."""
     environment = service.get("environment", {})
     assert isinstance(environment, dict), "use the mapping form of `environment` so merges stay readable"
-    return {key: str(value) for key, value in environment.items()}
+    values = shell or {}
+    return {
+        key: _INTERPOLATION.sub(lambda m: values.get(m.group(1)) or m.group(2), str(value))
+        for key, value in environment.items()
+    }
 
 
 def _settings_from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
@@ -374,6 +383,39 @@ def test_compose_runs_the_stages_as_the_issue_describes(monkeypatch: pytest.Monk
     assert redis_url.port == 6379
     assert services["topics-init"]["command"] == ["topics", "create"]
     assert services["ingest"]["depends_on"]["topics-init"]["condition"] == "service_completed_successfully"
+
+
+def test_docker_compose_config_accepts_the_tracing_profile() -> None:
+    """`docker-compose --profile tracing config` loads the file with the Jaeger service in it."""
+    binary = Path(sys.executable).parent / "docker-compose"
+    command = [str(binary), "--project-directory", str(REPO_ROOT), "-f", str(COMPOSE_FILE)]
+    result = _run([*command, "--profile", "tracing", "config", "--services"])
+    assert result.returncode == 0, result.stderr
+    assert "jaeger" in result.stdout.split()
+    without = _run([*command, "config", "--services"])
+    assert without.returncode == 0, without.stderr
+    assert "jaeger" not in without.stdout.split()
+
+
+def test_compose_tracing_is_off_unless_asked_and_then_exports_to_jaeger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tracing stays off by default; WIRE_INGEST_TRACING_ENABLED=true sends OTLP to the jaeger service."""
+    compose = _compose()
+    jaeger = compose["services"]["jaeger"]
+    assert jaeger["profiles"] == ["tracing"]
+    assert jaeger["image"].startswith("jaegertracing/all-in-one:")
+    assert jaeger["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    for name, service in _wire_ingest_services(compose).items():
+        assert "jaeger" not in service.get("depends_on", {}), f"{name} must run without the profile"
+        assert _settings_from_env(monkeypatch, _env(service)).tracing.enabled is False, name
+        tracing = _settings_from_env(
+            monkeypatch, _env(service, {"WIRE_INGEST_TRACING_ENABLED": "true"})
+        ).tracing
+        assert tracing.enabled is True, name
+        endpoint = urlsplit(tracing.otlp_endpoint)
+        assert (endpoint.hostname, endpoint.path) == ("jaeger", "/v1/traces")
+        assert str(endpoint.port) in jaeger["expose"]  # 4318: OTLP over HTTP
 
 
 def test_compose_ports_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
