@@ -61,14 +61,24 @@ def credits_other(headline: str) -> bool:
 
 
 def evidence(
-    text: str, headline_end: int, phrases: list[int], headline_names_other: bool, credited: bool
+    text: str,
+    headline_end: int,
+    phrases: list[int],
+    headline_names_other: bool,
+    credited: bool,
+    *,
+    lead_start: int = -1,
 ) -> Evidence:
-    """The evidence for the person whose mentions' phrases start at `phrases` in `text`."""
+    """The evidence for the person whose mentions' phrases start at `phrases` in `text`.
+
+    `lead_start`: where the lead starts after a dateline ("TOKYO, March 2 - Prime Minister
+    ..."); a phrase there starts the story's first sentence.
+    """
     headline = sentence_start = other = 0
     for start in phrases:
         if start < headline_end:
             headline += 1
-        elif _starts_sentence(text, start):
+        elif start == lead_start or _starts_sentence(text, start):
             sentence_start += 1
         else:
             other += 1
