@@ -71,7 +71,7 @@ class Enricher:
         skip: set[int] = set()
         extra: list[Evidence] = []
         dateline_text = _dateline_text(dateline, located)
-        lead_start = -1
+        lead_start = len(headline) + len(SEPARATOR) + len(body) - len(body.lstrip())
         if dateline_text:
             # A dateline repeated at the start of the body is read once, by the dateline matcher.
             offset = -1
@@ -81,7 +81,8 @@ class Enricher:
                 end = offset + len(written)
                 skip = {i for i, h in enumerate(hits) if offset <= h.start < end}
                 lead = lead_dateline(text[offset:])
-                lead_start = offset + lead.end if lead is not None else -1
+                if lead is not None:
+                    lead_start = offset + lead.end
             dateline_hits = self._dateline_matcher.scan(dateline_text)
             extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
         main = evidence(hits, when, skip, (0, 0), 0)
