@@ -20,6 +20,7 @@ from .trusted import trusted
 # 1.1: leader salience and article_role; 1.2: subject leaders name their country (CountryMention.leaders)
 ENRICHER_VERSION = "enrich-1.2"
 SEPARATOR = "\n\n"
+LEAD_SCAN = 200  # a dateline opening the body is shorter than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ class Enricher:
                 offset = len(headline) + len(SEPARATOR) + body.index(written)
                 end = offset + len(written)
                 skip = {i for i, h in enumerate(hits) if offset <= h.start < end}
-                lead = lead_dateline(text[offset:])
+                lead = lead_dateline(text[offset : offset + LEAD_SCAN])
                 if lead is not None:
                     lead_start = offset + lead.end
             dateline_hits = self._dateline_matcher.scan(dateline_text)
