@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
+from importlib import resources
 
 import pytest
 
@@ -84,3 +86,37 @@ def test_a_leader_out_of_office_names_no_country(enricher: Enricher) -> None:
     body = "WASHINGTON, June 5 - Former President Ronald Reagan died on Saturday. Reagan was 93."
     analysis = _analyze(enricher, "Ronald Reagan dies", body, date(2004, 6, 5))
     assert all(c.leaders == () for c in analysis.countries)
+
+
+def _table(name: str) -> list[dict[str, str]]:
+    text = resources.files("service").joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
+
+
+@pytest.mark.parametrize("row", _table("dateline_cities.csv"), ids=lambda r: r["city"])
+def test_each_dateline_city_places_its_country(enricher: Enricher, row: dict[str, str]) -> None:
+    """Every reviewed dateline city, alone in a dateline, gives its country."""
+    analysis = _analyze(enricher, "Results", f"{row['city'].upper()}, March 3 - Sales rose.")
+    assert [c.alpha2 for c in analysis.countries if c.role is CountryRole.DATELINE] == [row["alpha2"]]
+
+
+@pytest.mark.parametrize(
+    ("lead", "country"),
+    [
+        ("MURDOCHVILLE, Que., March 3", "CA"),
+        ("VANCOUVER, B.C., March 3", "CA"),
+        ("HORSHAM, Penn., March 3", "US"),
+    ],
+)
+def test_province_and_state_abbreviations_qualify_a_dateline(
+    enricher: Enricher, lead: str, country: str
+) -> None:
+    """Canadian province abbreviations and Reuters' 'Penn.' name the dateline's country."""
+    analysis = _analyze(enricher, "Results", f"{lead} - Sales rose.")
+    assert [c.alpha2 for c in analysis.countries if c.role is CountryRole.DATELINE] == [country]
+
+
+def test_namesakes_in_one_country_do_not_make_a_city_ambiguous(enricher: Enricher) -> None:
+    """PORTLAND (Oregon or Maine) is in the US either way."""
+    analysis = _analyze(enricher, "Results", "PORTLAND, March 3 - Sales rose.")
+    assert [c.alpha2 for c in analysis.countries if c.role is CountryRole.DATELINE] == ["US"]
