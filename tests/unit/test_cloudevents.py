@@ -10,6 +10,7 @@ import orjson
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
+from service.models import SCHEMA_VERSION
 from service.process import process_files
 from service.route import CE_SOURCE_ENRICH, CE_SOURCE_INGEST, CE_TYPES
 from service.settings import Settings
@@ -100,7 +101,7 @@ async def test_existing_headers_stay() -> None:
     headers = canonical["headers"]
     assert headers["event-type"] == b"canonical"
     assert headers["event-id"] == headers["ce_id"]
-    assert headers["schema-version"] == b"1.0"
+    assert headers["schema-version"] == SCHEMA_VERSION.encode()
     assert headers["content-type"] == b"application/json"
 
 
