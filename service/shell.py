@@ -115,7 +115,7 @@ class Service:
         self.group_id = (
             f"{settings.kafka.group_id}.enrich" if self.stage == Stage.ENRICH else settings.kafka.group_id
         )
-        self.delivery = Delivery(settings, metrics, health, self.group_id)
+        self.delivery = Delivery(settings, metrics, health, self.group_id, pipeline.tracing)
         # A held partition first waits the store's own retry pause, then backs off from there.
         self.book = PartitionBook(
             metrics, settings.dedupe.unavailable_retry_seconds, settings.pipeline.retry_max_seconds

@@ -48,6 +48,7 @@ from .models import RecordMeta
 from .observability import Metrics, configure_logging
 from .prepare import MEMORY_BUDGET_MESSAGE, Prepared, Preparer, warm_up
 from .settings import EnrichSettings, Settings, Stage
+from .tracing import setup_tracing
 
 log = structlog.get_logger("wire_ingest.workers")
 
@@ -123,7 +124,7 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
                 control.close()
                 service_end.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _serve(worker_end, preparer, settings.pipeline.worker_memory_mb)
+                _serve(worker_end, preparer, settings)
             finally:
                 os._exit(0)
         worker_end.close()
@@ -140,14 +141,23 @@ def _enricher(settings: EnrichSettings) -> Enricher:
     return load_enricher(settings)
 
 
-def _serve(sock: socket.socket, preparer: Preparer, memory_mb: int) -> None:
+def _serve(sock: socket.socket, preparer: Preparer, settings: Settings) -> None:
     """A worker's life: answer one job at a time until the service closes the socket.
 
     Each answer carries the CPU seconds the job took, so the service can export the
-    CPU its workers spend (its own process metrics cannot see them).
+    CPU its workers spend (its own process metrics cannot see them). Tracing is set up
+    here, after the fork: the exporter's thread would not survive one.
     """
+    preparer.tracing = setup_tracing(settings.tracing)
     if _STATM.exists():
-        _cap_address_space(memory_mb)
+        _cap_address_space(settings.pipeline.worker_memory_mb)
+    try:
+        _answer(sock, preparer)
+    finally:
+        preparer.tracing.shutdown()  # exports what is buffered
+
+
+def _answer(sock: socket.socket, preparer: Preparer) -> None:
     while True:
         frame = _read_frame_blocking(sock)
         if frame is None:
