@@ -182,7 +182,9 @@ def test_scrape_config_targets_the_compose_services_on_the_metrics_port(
     [job] = [job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"] if job["job_name"] == SCRAPE_JOB]
     [discovery] = job["dns_sd_configs"]
     long_running = {
-        name: svc for name, svc in _wire_ingest_services(compose).items() if svc.get("command") is None
+        name: svc
+        for name, svc in _wire_ingest_services(compose).items()
+        if svc.get("command") in (None, ["run"])
     }
     assert set(discovery["names"]) == set(long_running)
     for service in long_running.values():
@@ -430,7 +432,7 @@ def test_compose_ports_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> No
     for name, service in _wire_ingest_services(compose).items():
         settings = _settings_from_env(monkeypatch, _env(service))
         assert settings.kafka.bootstrap_servers in advertised, name
-        if service.get("command") is None:
+        if service.get("command") in (None, ["run"]):
             assert str(settings.observability.http_port) in service["expose"], name
     assert str(Settings().observability.http_port) in {
         command.value[0] for command in _dockerfile_stage() if command.cmd == "EXPOSE"
@@ -515,3 +517,26 @@ def test_dockerfile_healthcheck_follows_healthz(alive: bool, expected_exit: int)
     finally:
         endpoint.stop()
     assert result.returncode == expected_exit, result.stderr
+
+
+def test_compose_replicas_name_themselves_after_their_host(tmp_path: Path) -> None:
+    """The compose entrypoint gives each replica its host name as instance name (unique
+    transactional ids), keeps an explicit override, and passes the command on."""
+    service = _compose()["services"]["ingest"]
+    assert service["command"] == ["run"]
+    shell, flag, script, name = service["entrypoint"]
+    fake = tmp_path / "wire-ingest"
+    fake.write_text('#!/bin/sh\necho "$WIRE_INGEST_PIPELINE__INSTANCE_NAME $*"\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    script = script.replace("$$", "$")  # compose's escape for a literal $
+    ran = subprocess.run(
+        [shell, flag, script, name, *service["command"]], env=env, capture_output=True, text=True, check=True
+    )
+    hostname = subprocess.run(["hostname"], capture_output=True, text=True, check=True).stdout.strip()
+    assert ran.stdout.split() == [hostname, "run"]
+    env["WIRE_INGEST_PIPELINE__INSTANCE_NAME"] = "ingest-7"
+    ran = subprocess.run(
+        [shell, flag, script, name, "run"], env=env, capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.split() == ["ingest-7", "run"]
