@@ -174,6 +174,7 @@ class Service:
                 input_topic=self.input_topic,
                 group_id=self.group_id,
                 delivery=self.settings.pipeline.delivery.value,
+                transactional_id=self.settings.transactional_id() if self.delivery.transactional else None,
                 workers=self.settings.pipeline.workers,
             )
             await self._loop(consumer, stop, limits, summary)
