@@ -119,6 +119,10 @@ async def test_partitions_lagging_past_the_window_get_their_decisions_back(
         unique,
         tmp_path,
         dedupe={"window_days": 1.0, "max_stories": 4},  # every new story runs an eviction
+        # The whole second batch must be published before its commit fails: prepared in
+        # process, all of it is ready at once and goes out in one round (a round is not
+        # committed, nothing after it is produced).
+        pipeline={"workers": 0, "round_linger_ms": 1000},
     )
     settings = settings_of(data)
     coordinator = await _coordinator(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from types import SimpleNamespace
 
 import pytest
 import structlog
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from service.observability import Health, HttpEndpoint, Metrics, configure_logging
 from service.settings import Settings
 from service.shell import Service, make_producer
+from service.tracing import NO_TRACING
 
 SECRETS = ("kafka-pw-123", "key-pw-456", "redis-pw-789")
 
@@ -37,7 +39,9 @@ async def test_sasl_and_tls_reach_the_producer_and_the_consumer(mechanism: str) 
     """The producer and consumer the service builds carry the SASL mechanism, credentials and TLS context."""
     settings = _secure_settings(mechanism)
     producer = make_producer(settings)
-    consumer = Service(settings, None, Metrics(CollectorRegistry()), Health())._make_consumer()  # type: ignore[arg-type]
+    # The consumer needs no pipeline; the shell only asks it how it traces.
+    pipeline = SimpleNamespace(tracing=NO_TRACING)
+    consumer = Service(settings, pipeline, Metrics(CollectorRegistry()), Health())._make_consumer()  # type: ignore[arg-type]
     for client in (producer.client, consumer._client):
         assert client._security_protocol == "SASL_SSL"
         assert client._sasl_mechanism == mechanism
