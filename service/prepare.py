@@ -164,12 +164,6 @@ class Preparer:
                 f"the event would take about {size} bytes; pipeline.max_message_bytes is {limit}",
             )
 
-    def _format_hint(self, record: RecordMeta) -> WireFormat | None:
-        source = header(record, HEADER_SOURCE)
-        if source is None:
-            return None
-        return self.settings.pipeline.format_by_source.get(source)
-
     def _zone(self, record: RecordMeta, item: ParsedItem) -> ZoneInfo | None:
         """The configured zone of the record's 'source' header, else of the item's own source."""
         if not self._zones:
@@ -179,6 +173,12 @@ class Preparer:
         if zone is None and item.source:
             zone = self._zones.get(item.source.strip())
         return zone
+
+    def _format_hint(self, record: RecordMeta) -> WireFormat | None:
+        source = header(record, HEADER_SOURCE)
+        if source is None:
+            return None
+        return self.settings.pipeline.format_by_source.get(source)
 
     @staticmethod
     @contextmanager
