@@ -3,8 +3,11 @@
 Accepted: ISO 8601 (extended and basic), RFC 822/2822 (RSS), and the prose
 forms of pages and datelines ("September 16, 2022", "Sept. 15, 2022",
 "Sept. 15" with the year taken from the item), with offsets or the named
-time zones in `_TZ_NAMES`. A date without a zone is read as UTC and flagged
-by the caller; a date outside `_MIN_YEAR`..`_MAX_YEAR` counts as impossible.
+time zones in `_TZ_NAMES`. A date without a zone is read in the caller's `zone`
+(a source's configured IANA zone, DST-correct) or else as UTC, and flagged by the
+caller either way; a date outside `_MIN_YEAR`..`_MAX_YEAR` counts as impossible.
+A local time that a DST change skips or repeats takes the offset in force before
+the change (zoneinfo's `fold=0`), as Python and the tz database do.
 """
 
 from __future__ import annotations
@@ -105,8 +108,9 @@ class ParsedDate:
     """A date converted to UTC, with what had to be assumed to get there."""
 
     value: datetime  # aware, UTC
-    assumed_utc: bool = False  # the text named no zone or offset
-    date_only: bool = False  # the text had no time of day (midnight UTC is used)
+    assumed_utc: bool = False  # the text named no zone or offset, and no zone was given
+    assumed_zone: bool = False  # the text named no zone or offset; read in the given zone
+    date_only: bool = False  # the text had no time of day (midnight in that zone is used)
 
 
 def _tz_lookup(name: str | None, offset: int | None) -> tzinfo | None:
@@ -117,24 +121,32 @@ def _tz_lookup(name: str | None, offset: int | None) -> tzinfo | None:
     return _TZ_NAMES.get(name.upper())
 
 
-def _finish(value: datetime, *, date_only: bool) -> ParsedDate | None:
+def _finish(value: datetime, *, date_only: bool, zone: tzinfo | None) -> ParsedDate | None:
     if not _MIN_YEAR <= value.year <= _MAX_YEAR:
         return None
-    assumed = value.tzinfo is None or value.utcoffset() is None
-    if assumed:
-        value = value.replace(tzinfo=UTC)
+    naive = value.tzinfo is None or value.utcoffset() is None
+    if naive:
+        value = value.replace(tzinfo=zone or UTC)
     try:
         utc = value.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
-    return ParsedDate(value=utc, assumed_utc=assumed, date_only=date_only)
+    return ParsedDate(
+        value=utc,
+        assumed_utc=naive and zone is None,
+        assumed_zone=naive and zone is not None,
+        date_only=date_only,
+    )
 
 
-def parse_date(text: str | None, *, default_year: int | None = None) -> ParsedDate | None:
+def parse_date(
+    text: str | None, *, default_year: int | None = None, zone: tzinfo | None = None
+) -> ParsedDate | None:
     """Parse one date string; None when it is missing, not a date, or impossible.
 
     `default_year` fills in the year of dateline dates such as "Sept. 15"; without
-    it a date with no year is rejected rather than given the current year.
+    it a date with no year is rejected rather than given the current year. `zone`
+    is where a date that names no zone or offset was written (else UTC).
     """
     if text is None:
         return None
@@ -145,12 +157,13 @@ def parse_date(text: str | None, *, default_year: int | None = None) -> ParsedDa
     # Fast paths first: almost every structured wire date is ISO 8601 or RFC 822.
     if text[0].isdigit():
         try:
-            return _finish(datetime.fromisoformat(text), date_only=bool(_DATE_ONLY_ISO.match(text)))
+            iso = datetime.fromisoformat(text)
+            return _finish(iso, date_only=bool(_DATE_ONLY_ISO.match(text)), zone=zone)
         except ValueError:
             pass
     if _RFC822_START.match(text):
         try:
-            return _finish(parsedate_to_datetime(text), date_only=date_only)
+            return _finish(parsedate_to_datetime(text), date_only=date_only, zone=zone)
         except (TypeError, ValueError, IndexError, OverflowError):
             pass
     has_year = bool(_HAS_YEAR.search(text))
@@ -158,13 +171,13 @@ def parse_date(text: str | None, *, default_year: int | None = None) -> ParsedDa
         return None
     value = _prose_date(text, default_year)
     if value is not None:
-        return _finish(value, date_only=date_only)
+        return _finish(value, date_only=date_only, zone=zone)
     default = datetime(default_year or 2000, 1, 1)
     try:
         value = dateutil_parser.parse(text, default=default, tzinfos=_tz_lookup, fuzzy=False)
     except (ValueError, OverflowError, TypeError, dateutil_parser.ParserError):
         return None
-    return _finish(value, date_only=date_only)
+    return _finish(value, date_only=date_only, zone=zone)
 
 
 def _prose_date(text: str, default_year: int | None) -> datetime | None:

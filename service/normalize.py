@@ -13,6 +13,9 @@ Rules (each one documented where it is applied):
 - Dates (see `_resolve_dates`): to UTC; gaps filled from the other timestamp,
   the dateline's "Sept. 15" (year from the item), or the record timestamp,
   each fill recorded in `date_flags`; nothing at all: NormalizeError(INVALID_DATE).
+  A timestamp without a zone is read in the source's configured `zone`
+  (flag `<field>_zone_from_settings:<zone>`), else as UTC (`<field>_assumed_utc`).
+  A firstcreated later than versioncreated is kept as the item gives it, flagged.
 - Language: the item's (BCP 47 as given, case-normalized), else detected by
   py3langid on headline + body (bundled model), with `language_detected` set.
 - Dateline: the item's dateline, else a wire dateline opening the first
@@ -26,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -66,10 +70,15 @@ _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _BY_PREFIX = re.compile(r"^by\s+", re.I)
 
 
-def normalize(item: ParsedItem, record: RecordMeta, *, raw_sha256: str) -> CanonicalArticle:
-    """Build the canonical article; NormalizeError(reason, message) when the item cannot become one."""
+def normalize(
+    item: ParsedItem, record: RecordMeta, *, raw_sha256: str, zone: ZoneInfo | None = None
+) -> CanonicalArticle:
+    """Build the canonical article; NormalizeError(reason, message) when the item cannot become one.
+
+    `zone`: where the source writes timestamps that carry no zone (`pipeline.timezone_by_source`).
+    """
     try:
-        return _normalize(item, record, raw_sha256=raw_sha256)
+        return _normalize(item, record, raw_sha256=raw_sha256, zone=zone)
     except NormalizeError:
         raise
     except ValidationError as exc:
@@ -84,7 +93,9 @@ def normalize(item: ParsedItem, record: RecordMeta, *, raw_sha256: str) -> Canon
         ) from exc
 
 
-def _normalize(item: ParsedItem, record: RecordMeta, *, raw_sha256: str) -> CanonicalArticle:
+def _normalize(
+    item: ParsedItem, record: RecordMeta, *, raw_sha256: str, zone: ZoneInfo | None
+) -> CanonicalArticle:
     body = clean_paragraphs(item.body_paragraphs)
     headline = clean_optional(item.headline) or _headline_from_body(body)
     if not headline:
@@ -95,7 +106,7 @@ def _normalize(item: ParsedItem, record: RecordMeta, *, raw_sha256: str) -> Cano
     source = clean_optional(item.source) or _header(record, "source") or UNKNOWN_SOURCE
 
     dateline = _dateline(item, headline, body)
-    dates = _resolve_dates(item, dateline, record)
+    dates = _resolve_dates(item, dateline, record, zone)
     language, detected = _language(item.language, headline, body_text)
 
     content_hash = ids.sha256_hex(headline + "\n\n" + body_text)
@@ -247,48 +258,67 @@ class _Dates:
 
 
 def _read(
-    field: str, text: str | None, flags: list[str], *, default_year: int | None = None
+    field: str,
+    text: str | None,
+    flags: list[str],
+    zone: ZoneInfo | None,
+    *,
+    default_year: int | None = None,
 ) -> ParsedDate | None:
     if not text:
         return None
-    parsed = parse_date(clean_line(text), default_year=default_year)
+    parsed = parse_date(clean_line(text), default_year=default_year, zone=zone)
     if parsed is None:
         flags.append(f"{field}_unparseable")
         return None
-    if parsed.assumed_utc:
-        flags.append(f"{field}_assumed_utc")
+    _zone_flags(field, parsed, zone, flags)
     if parsed.date_only:
         flags.append(f"{field}_date_only")
     return parsed
 
 
-def _resolve_dates(item: ParsedItem, dateline: Dateline | None, record: RecordMeta) -> _Dates:
+def _zone_flags(field: str, parsed: ParsedDate, zone: ZoneInfo | None, flags: list[str]) -> None:
+    """Name the zone a timestamp was read in when the text itself named none."""
+    if parsed.assumed_utc:
+        flags.append(f"{field}_assumed_utc")
+    elif parsed.assumed_zone and zone is not None:
+        flags.append(f"{field}_zone_from_settings:{zone.key}")
+
+
+def _resolve_dates(
+    item: ParsedItem, dateline: Dateline | None, record: RecordMeta, zone: ZoneInfo | None
+) -> _Dates:
     """Both timestamps in UTC; every gap filled is named in the flags.
 
     versioncreated: the item's, else the latest page date ("Updated:" lines), else firstcreated.
     firstcreated: the item's, else the dateline date (year from versioncreated or the record),
     else versioncreated. Neither in the item: the record timestamp for both. No record
     timestamp either: NormalizeError(INVALID_DATE) - a date is never made up.
+    A firstcreated later than versioncreated (an update stamped before its first version, or
+    the two written in different zones) is kept and flagged, not moved: which one is wrong
+    cannot be told here, and nothing downstream needs the order.
     """
     flags: list[str] = []
-    version = _read("versioncreated", item.versioncreated, flags)
+    version = _read("versioncreated", item.versioncreated, flags, zone)
     version_from_item = version is not None
     if version is None and item.page_dates:
-        page_dates = [d for d in (parse_date(clean_line(p)) for p in item.page_dates) if d is not None]
+        candidates = (parse_date(clean_line(p), zone=zone) for p in item.page_dates)
+        page_dates = [d for d in candidates if d is not None]
         if page_dates:
             version = max(page_dates, key=lambda d: d.value)
             version_from_item = True
             flags.append("versioncreated_from_page_date")
-    first = _read("firstcreated", item.firstcreated, flags)
+            _zone_flags("versioncreated", version, zone, flags)
+    first = _read("firstcreated", item.firstcreated, flags, zone)
     if first is None and dateline is not None and dateline.date:
         anchor = version.value if version else record.timestamp
         if anchor is not None:
             written = english_month_day(dateline.date) or dateline.date  # "12 mars" -> "Mar 12"
-            first = _read("firstcreated", written, flags, default_year=anchor.year)
+            first = _read("firstcreated", written, flags, zone, default_year=anchor.year)
             if first is not None:
                 # A "Dec. 31" dateline on an item versioned in January belongs to the previous year.
                 if first.value > anchor:
-                    first = parse_date(clean_line(written), default_year=anchor.year - 1) or first
+                    first = parse_date(clean_line(written), default_year=anchor.year - 1, zone=zone) or first
                 flags.append("firstcreated_from_dateline")
     if version is None and first is not None:
         version = first
@@ -305,8 +335,6 @@ def _resolve_dates(item: ParsedItem, dateline: Dateline | None, record: RecordMe
             )
         flags.extend(("firstcreated_from_record", "versioncreated_from_record"))
         return _Dates(record.timestamp, record.timestamp, flags, version_from_item=False)
-    first_value = first.value
-    if first_value > version.value:
+    if first.value > version.value:
         flags.append("firstcreated_after_versioncreated")
-        first_value = version.value
-    return _Dates(first_value, version.value, flags, version_from_item=version_from_item)
+    return _Dates(first.value, version.value, flags, version_from_item=version_from_item)

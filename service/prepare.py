@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import ValidationError
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 from .dedupe.deduplicator import Fingerprint, fingerprint
 from .errors import ReasonCode, RecordError
 from .ids import sha256_hex
-from .models import CanonicalArticle, DeadLetterStage, EnrichedArticle, RecordMeta, WireFormat
+from .models import CanonicalArticle, DeadLetterStage, EnrichedArticle, ParsedItem, RecordMeta, WireFormat
 from .normalize import normalize
 from .parse import parse
 from .route import HEADER_REDRIVEN, HEADER_REPLAY, HEADER_SOURCE, Failure
@@ -87,6 +88,10 @@ class Preparer:
         self.tracing = tracing
         self._enrich_ahead = settings.pipeline.stage == Stage.ALL and enricher is not None
         self._fingerprints = settings.pipeline.stage != Stage.ENRICH
+        # Validated names (settings); ZoneInfo caches one instance per key.
+        self._zones = {
+            source: ZoneInfo(name) for source, name in settings.pipeline.timezone_by_source.items()
+        }
 
     def prepare_raw(self, raw: bytes, record: RecordMeta) -> Prepared:
         """Raw wire bytes -> normalized items with fingerprints and enrichment, or failures.
@@ -124,7 +129,9 @@ class Preparer:
                 stage = "normalize"
                 try:
                     with self._timed("normalize", prepared):
-                        article = normalize(item, record, raw_sha256=raw_sha256)
+                        article = normalize(
+                            item, record, raw_sha256=raw_sha256, zone=self._zone(record, item)
+                        )
                         if redriven or replay:
                             lineage = article.lineage.model_copy(
                                 update={"redriven": redriven, "replay": replay}
@@ -177,6 +184,16 @@ class Preparer:
                 ReasonCode.OUTPUT_TOO_LARGE,
                 f"the event would take about {size} bytes; pipeline.max_message_bytes is {limit}",
             )
+
+    def _zone(self, record: RecordMeta, item: ParsedItem) -> ZoneInfo | None:
+        """The configured zone of the record's 'source' header, else of the item's own source."""
+        if not self._zones:
+            return None
+        source = header(record, HEADER_SOURCE)
+        zone = self._zones.get(source) if source is not None else None
+        if zone is None and item.source:
+            zone = self._zones.get(item.source.strip())
+        return zone
 
     def _format_hint(self, record: RecordMeta) -> WireFormat | None:
         source = header(record, HEADER_SOURCE)

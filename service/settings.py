@@ -15,9 +15,10 @@ import ssl
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -149,6 +150,20 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _known_zone(name: str) -> str:
+    """An IANA zone name the tz database knows; anything else is a settings error at start-up."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # ValueError: not a zone key at all ("../x")
+        raise ValueError(
+            f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Helsinki')"
+        ) from exc
+    return name
+
+
+IanaZone = Annotated[str, AfterValidator(_known_zone)]
+
+
 class PipelineSettings(_Section):
     stage: Stage = Stage.ALL
     delivery: DeliveryMode = DeliveryMode.AT_LEAST_ONCE
@@ -183,6 +198,13 @@ class PipelineSettings(_Section):
     format_by_source: dict[str, WireFormat] = Field(
         default_factory=dict,
         description="Force a parser for a source (matched on the record's 'source' header).",
+    )
+    # Where a source writes the timestamps that carry no zone (STT: Europe/Helsinki). Matched
+    # on the record's 'source' header first, then on the item's own source name (G2 provider,
+    # ninjs 'copyrightholder'...); unmatched sources keep reading such timestamps as UTC.
+    timezone_by_source: dict[str, IanaZone] = Field(
+        default_factory=dict,
+        description="IANA time zone of a source's zone-less timestamps (source header or item source).",
     )
 
 

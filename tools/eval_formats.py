@@ -12,7 +12,9 @@ in-memory dedupe state, as one `wire-ingest process FILE` call does, and prints
 per format (recognised from the bytes here, independently of the service's own
 detection): files, files with a published article, dead-letter reasons, and how
 many headlines equal the one Superdesk's parser tests assert
-(tools/superdesk_expected.py).
+(tools/superdesk_expected.py). Then the files of the sources that write local times without
+a zone (STT, Scoop) run again with `pipeline.timezone_by_source` set, and their UTC
+firstcreated is printed without and with the zone, next to what Superdesk's tests assert.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ from service.settings import DedupeBackend, Settings, Stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from superdesk_expected import BODY_CONTAINS, BODY_STARTS, HEADLINES, NON_TEXT, Fingerprint
+
+# Where these sources write their zone-less timestamps (Superdesk's STT and Scoop parsers
+# convert from the same zones); keys are the events' `source` (Scoop's G2 provider is "CL").
+ZONES = {"STT": "Europe/Helsinki", "CL": "Pacific/Auckland"}
+# firstcreated in UTC as Superdesk's parser tests assert it (superdesk-core
+# tests/io/feed_parsers/stt_newsml_test.py and scoop_parser_test.py, read by hand).
+FIRSTCREATED_ASSERTED = {
+    "scoop.xml": "2016-01-11T23:35:40Z",  # written 12:35:40 on Jan 12, NZ summer time (UTC+13)
+    "stt_archive_newsml_test.xml": "2013-02-16T15:36:20Z",  # written 17:36:20, Helsinki winter (UTC+2)
+    "stt_newsml_test.xml": "2017-12-19T08:33:04Z",  # has its offset; later than its versionCreated
+}
 
 RECORD = RecordMeta(topic="eval", partition=0, offset=0, timestamp=datetime(2024, 1, 1, tzinfo=UTC))
 
@@ -222,9 +235,12 @@ async def _eval_superdesk(samples: list[tuple[str, bytes]], *, verbose: bool) ->
     )
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    zoned: list[tuple[str, bytes, list[dict[str, object]]]] = []
     for name, raw in samples:
         kind = family(raw)
         published, dead = await _run_one(raw, name, settings)
+        if any(a.get("source") in ZONES for a in published):
+            zoned.append((name, raw, published))
         row = rows[kind]
         row["files"] += 1
         text = name not in NON_TEXT
@@ -270,6 +286,33 @@ async def _eval_superdesk(samples: list[tuple[str, bytes]], *, verbose: bool) ->
         f" {total['text_published']:>4}/{total['text']:<4} {total['headline_ok']:>4}/{total['asserted']:<4}"
         f" {total['body_ok']:>3}/{total['body_asserted']:<3}"
     )
+    await _eval_zones(zoned, settings)
+
+
+async def _eval_zones(zoned: list[tuple[str, bytes, list[dict[str, object]]]], settings: Settings) -> None:
+    """firstcreated of the zone-less sources' files without and with `pipeline.timezone_by_source`."""
+    pipeline = settings.pipeline.model_copy(update={"timezone_by_source": ZONES})
+    with_zones = settings.model_copy(update={"pipeline": pipeline})
+    print()
+    print(f"Time zones: firstcreated (UTC) without and with pipeline.timezone_by_source = {ZONES}")
+    header = f"{'file':<40} {'no zone':<21} {'with zone':<21} {'Superdesk':<21} flags with zone"
+    print(header)
+    print("-" * len(header))
+    matches = asserted = 0
+    for name, raw, before in zoned:
+        after, _ = await _run_one(raw, name, with_zones)
+        first_before = str(before[0].get("firstcreated")) if before else "-"
+        first_after = str(after[0].get("firstcreated")) if after else "-"
+        expected = FIRSTCREATED_ASSERTED.get(name)
+        if expected is not None:
+            asserted += 1
+            matches += first_after == expected
+        flags = after[0].get("date_flags") if after else None
+        flag_text = ",".join(str(f) for f in flags) if isinstance(flags, list) else "-"
+        mark = " " if expected is None else ("+" if first_after == expected else "X")
+        print(f"{mark}{name[:39]:<39} {first_before:<21} {first_after:<21} {expected or '':<21} {flag_text}")
+    print("-" * len(header))
+    print(f"firstcreated as Superdesk's tests assert: {matches}/{asserted}")
 
 
 if __name__ == "__main__":
