@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     countries: dict[str, Score] = defaultdict(Score)
     leaders: dict[str, Score] = defaultdict(Score)
     detected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for story, event in zip(stories, events, strict=True):
+    for story, found in zip(stories, events, strict=True):
         lang = story["lang"]
-        event = event or {}
+        event = found or {}
         detected[lang][0] += event.get("language") == lang
         detected[lang][1] += 1
         predicted_countries = {c["alpha2"] for c in event.get("countries", ())}
@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             predicted_countries != set(story["countries"]) or predicted_leaders != set(story["leaders"])
         ):
             print(
-                f"  {lang} {story['headline']!r}: countries {sorted(predicted_countries)} gold {sorted(story['countries'])};"
+                f"  {lang} {story['headline']!r}: countries {sorted(predicted_countries)}"
+                f" gold {sorted(story['countries'])};"
                 f" leaders {sorted(predicted_leaders)} gold {sorted(story['leaders'])}"
             )
     print(f"{len(stories)} stories through Pipeline.process_raw, no language stated, dated {WHEN.date()}")

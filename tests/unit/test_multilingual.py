@@ -8,8 +8,9 @@ from importlib import resources
 
 import pytest
 
+from service.enrich import load_enricher
 from service.enrich.countries import evidence
-from service.enrich.enricher import matching_language
+from service.enrich.enricher import Enricher, matching_language
 from service.enrich.gazetteer import CONGO, COUNTRY, GEORGIA, Place
 from service.enrich.languages import (
     LANGUAGES,
@@ -19,6 +20,7 @@ from service.enrich.languages import (
     lexicon,
     name_forms,
 )
+from service.settings import EnrichSettings
 
 WHEN = date(2024, 9, 15)
 
@@ -155,3 +157,59 @@ def test_matching_language(declared: str | None, expected: str) -> None:
 
 def test_every_language_has_forms() -> None:
     assert all(len(language_forms(lang)) > 300 for lang in LANGUAGES)
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return load_enricher(EnrichSettings())
+
+
+def _leaders(enricher: Enricher, lang: str, headline: str, body: str) -> list[str]:
+    analysis = enricher.analyze(headline, body, WHEN, language=lang)
+    return sorted(m.wikidata_id or "" for m in analysis.leaders)
+
+
+@pytest.mark.parametrize(
+    ("lang", "headline", "body", "expected"),
+    [
+        ("fr", "Visite", "Le président chinois est arrivé lundi à Paris.", ["Q15031"]),
+        ("es", "Amenaza", "El presidente ruso habló el jueves en Moscú.", ["Q7747"]),
+        ("de", "Reise", "Der Bundeskanzler wird am Sonntag in Astana erwartet.", ["Q61053"]),
+        ("zh", "会谈", "国家主席在北京会见来访的客人。", ["Q15031"]),
+        ("zh", "会谈", "俄罗斯总统普京抵达北京。", ["Q7747"]),
+        (
+            "ru",
+            "Переговоры",
+            "Президент России Владимир Путин провел переговоры с Си Цзиньпином.",
+            ["Q15031", "Q7747"],
+        ),
+        ("it", "Visita", "Il presidente del Consiglio ha parlato a Bruxelles.", ["Q451791"]),
+    ],
+)
+def test_leaders_across_languages(
+    enricher: Enricher, lang: str, headline: str, body: str, expected: list[str]
+) -> None:
+    assert _leaders(enricher, lang, headline, body) == expected
+
+
+def test_a_title_alone_with_no_country_resolves_nobody(enricher: Enricher) -> None:
+    assert _leaders(enricher, "fr", "Visite", "Le président est arrivé lundi.") == []
+
+
+def test_title_only_reference_follows_the_article_date(enricher: Enricher) -> None:
+    """ "der Bundeskanzler" in 2025-09 is Merz, not Scholz."""
+    analysis = enricher.analyze(
+        "Reise", "Der Bundeskanzler reist nach Paris.", date(2025, 9, 1), language="de"
+    )
+    assert [m.wikidata_id for m in analysis.leaders] == ["Q566257"]
+
+
+def test_english_articles_do_not_read_other_languages(enricher: Enricher) -> None:
+    """An article in English never matches the French lexicon's "Chine"."""
+    assert enricher.analyze("Chine", "Chine et Allemagne.", WHEN).countries == ()
+    assert {
+        c.alpha2 for c in enricher.analyze("Chine", "Chine et Allemagne.", WHEN, language="fr").countries
+    } == {
+        "CN",
+        "DE",
+    }
