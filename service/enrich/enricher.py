@@ -105,6 +105,8 @@ class Enricher:
                 if lead is not None:
                     lead_start = offset + lead.end
             dateline_hits = self._dateline_matcher.scan(dateline_text)
+            if language in LANGUAGES:  # "МОСКВА, 21 марта", "新华社撒马尔罕9月15日电"
+                dateline_hits = merge_hits(dateline_hits, self._language(language).scan(dateline_text))
             extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
         main = evidence(hits, when, skip, (0, 0), 0)
         countries = {e.alpha2 for e in main + extra}

