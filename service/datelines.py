@@ -72,20 +72,10 @@ _MONTH_WORDS: dict[int, tuple[str, ...]] = {
     ),
 }
 # Russian datelines write the month in the genitive ("21 марта").
-_RUSSIAN_MONTHS = [
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-]
+_RUSSIAN_MONTHS = (
+    *("января", "февраля", "марта", "апреля", "мая", "июня"),
+    *("июля", "августа", "сентября", "октября", "ноября", "декабря"),
+)
 MONTHS = {word: number for number, words in _MONTH_WORDS.items() for word in words}
 MONTHS.update({word: number for number, word in enumerate(_RUSSIAN_MONTHS, start=1)})
 _ENGLISH = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -279,8 +269,8 @@ def month_day(text: str) -> tuple[int, int] | None:
     """(month, day) of a dateline date in any of the agencies' languages, or None."""
     cjk = _CJK_DATE.match(text.strip())
     if cjk is not None:
-        month, day = int(cjk.group("month")), int(cjk.group("day"))
-        return (month, day) if 1 <= month <= 12 and 1 <= day <= 31 else None
+        number, day_number = int(cjk.group("month")), int(cjk.group("day"))
+        return (number, day_number) if 1 <= number <= 12 and 1 <= day_number <= 31 else None
     match = _DATE.match(text.strip().rstrip("."))
     if match is None:
         return None
