@@ -91,11 +91,15 @@ def _cmd_registry_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_registry_import(args: argparse.Namespace) -> int:
-    from .enrich import import_wikidata, write_registry  # noqa: PLC0415
+    from .enrich import import_labels, import_wikidata, write_labels, write_registry  # noqa: PLC0415
 
     entries = import_wikidata(Path(args.file))
     write_registry(entries, Path(args.output) if args.output else None)
     print(f"imported {len(entries)} registry entries", file=sys.stderr)
+    if args.labels:
+        labels = import_labels(Path(args.file))
+        write_labels(labels, Path(args.labels))
+        print(f"imported {len(labels)} leader labels", file=sys.stderr)
     return EXIT_OK
 
 
@@ -144,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("file")
     importer.add_argument("-o", "--output", default=None, help="write here (default: stdout)")
+    importer.add_argument(
+        "--labels",
+        default=None,
+        help="also write the label_xx/aliases_xx columns here (enrich.leader_labels_path)",
+    )
     importer.set_defaults(func=_cmd_registry_import)
 
     from .ops.cli import add_ops_commands  # noqa: PLC0415 - operator tools live with their code

@@ -7,6 +7,8 @@ Agency copy carries the dateline as the first words of the lead, not in a field:
     SAMARKAND, Uzbekistan, Sept. 15 (Xinhua) -- ...  city, country, date, credit
     LONDON (Reuters) - ...  /  NEW YORK (AP) — ...   city, credit
     PARIS, 12 mars (AFP) - ...  /  Madrid, 12 mar (EFE).- ...  /  Berlin (dpa) - ...
+    МОСКВА, 21 марта. /ТАСС/. ...                    TASS: city, date, credit between slashes
+    新华社撒马尔罕9月15日电 ...                        Xinhua Chinese: agency, city, date, "电"
 
 `lead_dateline` reads such an opening; it is strict on purpose, because a
 headline, a byline or a timestamp at the start of a body must never become a
@@ -69,7 +71,13 @@ _MONTH_WORDS: dict[int, tuple[str, ...]] = {
         "dezembro",
     ),
 }
+# Russian datelines write the month in the genitive ("21 марта").
+_RUSSIAN_MONTHS = (
+    *("января", "февраля", "марта", "апреля", "мая", "июня"),
+    *("июля", "августа", "сентября", "октября", "ноября", "декабря"),
+)
 MONTHS = {word: number for number, words in _MONTH_WORDS.items() for word in words}
+MONTHS.update({word: number for number, word in enumerate(_RUSSIAN_MONTHS, start=1)})
 _ENGLISH = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH = r"(?P<month>[^\W\d_]{3,10})\.?"
 _MONTH2 = _MONTH.replace("month", "month2")
@@ -134,7 +142,15 @@ _NOT_PLACES = frozenset(
     )
 )
 _MAX_BARE_WORDS = 3
-_AGENCY_TAIL = re.compile(r"\s*\((?P<agency>[^()]{1,40})\)\s*[-–—:.]*\s*$")
+_AGENCY_TAIL = re.compile(r"\s*(?:\((?P<agency>[^()]{1,40})\)|/[^/\n]{1,40}/)\s*[-–—:.]*\s*$")
+# "МОСКВА, 21 марта. /ТАСС/." and "新华社撒马尔罕9月15日电": no dash, the credit ends the dateline.
+_TASS = re.compile(
+    r"^(?P<head>[А-ЯЁ][А-ЯЁ\- ]{1,40}, \d{1,2} [а-я]{3,8})\.?\s*/(?P<agency>[А-ЯЁA-Z\- ]{2,20})/\.?\s*"
+)
+_XINHUA_ZH = re.compile(
+    r"^(?P<agency>新华社)(?P<city>[\u4e00-\u9fff·]{2,12}?)(?P<date>\d{1,2}月\d{1,2}日)电\s*"
+)
+_CJK_DATE = re.compile(r"^(?P<month>\d{1,2})月(?P<day>\d{1,2})日$")
 # AP/Reuters abbreviations of US states (and D.C.) as datelines write them; see service/data.
 US_STATE_ABBREVIATIONS = frozenset(
     (
@@ -199,6 +215,9 @@ class LeadDateline:
 
 def lead_dateline(paragraph: str) -> LeadDateline | None:
     """The dateline the paragraph opens with, or None; see the module docstring for the rules."""
+    credited = _credited_opening(paragraph)
+    if credited is not None:
+        return credited
     match = _OPENING.match(paragraph[:200])
     if match is None:
         return None
@@ -222,6 +241,22 @@ def lead_dateline(paragraph: str) -> LeadDateline | None:
     return LeadDateline(text=text, agency=agency.strip() if agency else None, end=match.end())
 
 
+def _credited_opening(paragraph: str) -> LeadDateline | None:
+    """TASS and Xinhua (Chinese) openings, whose credit closes the dateline instead of a dash."""
+    tass = _TASS.match(paragraph[:200])
+    if (
+        tass is not None
+        and is_date(tass.group("head").split(",")[1])
+        and tass.end() < len(paragraph.rstrip())
+    ):
+        text = f"{tass.group('head')} /{tass.group('agency').strip()}/"  # without the stops
+        return LeadDateline(text=text, agency=tass.group("agency").strip(), end=tass.end())
+    xinhua = _XINHUA_ZH.match(paragraph[:100])
+    if xinhua is not None and is_date(xinhua.group("date")) and xinhua.end() < len(paragraph.rstrip()):
+        return LeadDateline(text=xinhua.group(0).strip(), agency=xinhua.group("agency"), end=xinhua.end())
+    return None
+
+
 def is_date(text: str) -> bool:
     return month_day(text) is not None
 
@@ -232,7 +267,11 @@ def _is_year(text: str) -> bool:
 
 def month_day(text: str) -> tuple[int, int] | None:
     """(month, day) of a dateline date in any of the agencies' languages, or None."""
-    match = _DATE.match(text.strip())
+    cjk = _CJK_DATE.match(text.strip())
+    if cjk is not None:
+        number, day_number = int(cjk.group("month")), int(cjk.group("day"))
+        return (number, day_number) if 1 <= number <= 12 and 1 <= day_number <= 31 else None
+    match = _DATE.match(text.strip().rstrip("."))
     if match is None:
         return None
     word = (match.group("month") or match.group("month2")).lower()
@@ -265,6 +304,9 @@ def parse_dateline(text: str) -> Dateline | None:
     a dateline that is only a country name ("LEBANON") has no city.
     """
     cleaned = clean_line(text)
+    xinhua = _XINHUA_ZH.match(cleaned)
+    if xinhua is not None:
+        return Dateline(text=cleaned, city=xinhua.group("city"), country=None, date=xinhua.group("date"))
     cleaned = _AGENCY_TAIL.sub("", cleaned).strip(" ,-–—:")
     if not cleaned:
         return None

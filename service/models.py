@@ -248,6 +248,10 @@ class EnrichedArticle(CanonicalArticle):
     leaders: tuple[LeaderMention, ...] = ()
     registry_version: str
     enricher_version: str
+    matching_language: str | None = Field(
+        default=None,
+        description="ISO 639-1 code of the language whose country forms were matched (English always is).",
+    )
 
 
 # ---------------------------------------------------------------- dead letters

@@ -247,6 +247,9 @@ class EnrichSettings(_Section):
     # recall .993 throughout; 500k keeps cities such as Samarkand (tools/eval_enrich.py).
     city_min_population: int = 500_000
     dateline_city_min_population: int = 50_000
+    # Leader names per language (leader_labels.csv columns), e.g. written by
+    # `wire-ingest registry import-wikidata --labels`; read on top of the shipped seed table.
+    leader_labels_path: Path | None = None
 
 
 class ObservabilitySettings(_Section):

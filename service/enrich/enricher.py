@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from ..datelines import lead_dateline
 from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention, LeaderRole
@@ -11,6 +12,7 @@ from ..settings import EnrichSettings
 from .codes import CODES
 from .countries import LEADER, Evidence, evidence, summarize
 from .gazetteer import country_forms, load_geodata
+from .languages import LANGUAGES, CjkMatcher, language_matcher, merge_hits
 from .leaders import LeaderResolver, build_people, leader_forms
 from .matcher import Matcher
 from .registry import Registry, load_registry
@@ -18,7 +20,8 @@ from .trusted import trusted
 
 # Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
 # 1.1: leader salience and article_role; 1.2: subject leaders name their country (CountryMention.leaders)
-ENRICHER_VERSION = "enrich-1.2"
+# 1.3: country forms in the languages of service/enrich/languages.py
+ENRICHER_VERSION = "enrich-1.3"
 SEPARATOR = "\n\n"
 LEAD_SCAN = 200  # a dateline opening the body is shorter than this
 
@@ -33,7 +36,11 @@ class Enricher:
     """Countries and leaders for canonical articles; the automaton is built once, here."""
 
     def __init__(
-        self, registry: Registry, city_min_population: int, dateline_city_min_population: int
+        self,
+        registry: Registry,
+        city_min_population: int,
+        dateline_city_min_population: int,
+        leader_labels: Path | None = None,
     ) -> None:
         self.registry_version = registry.version
         self.enricher_version = ENRICHER_VERSION
@@ -44,11 +51,18 @@ class Enricher:
         self._dateline_matcher = Matcher(country_forms(dateline_city_min_population, dateline=True, geo=geo))
         populations = {c["iso"]: int(c["population"]) for c in geo.countries.values()}
         self._leaders = LeaderResolver(people, populations)
+        # One more automaton per non-English language, built on the first article in it.
+        self._by_language: dict[str, Matcher | CjkMatcher] = {}
+        self._people = people
+        self._labels = leader_labels
 
     def enrich(self, article: CanonicalArticle) -> EnrichedArticle:
         """The article with its countries and leaders; pure: same input, same output."""
         when = (article.versioncreated or article.firstcreated).date()
-        analysis = self.analyze(article.headline, article.body_text, when, article.dateline, article.located)
+        language = matching_language(article.language)
+        analysis = self.analyze(
+            article.headline, article.body_text, when, article.dateline, article.located, language=language
+        )
         return _enriched(
             article,
             {
@@ -56,6 +70,7 @@ class Enricher:
                 "leaders": analysis.leaders,
                 "registry_version": self.registry_version,
                 "enricher_version": self.enricher_version,
+                "matching_language": language,
             },
         )
 
@@ -66,9 +81,14 @@ class Enricher:
         when: date,
         dateline: Dateline | None = None,
         located: str | None = None,
+        *,
+        language: str = "en",
     ) -> Analysis:
+        """`language`: also match that language's country forms (see matching_language)."""
         text = headline + SEPARATOR + body
         hits = self._matcher.scan(text)
+        if language in LANGUAGES:
+            hits = merge_hits(hits, self._language(language).scan(text))
         skip: set[int] = set()
         extra: list[Evidence] = []
         dateline_text = _dateline_text(dateline, located)
@@ -85,6 +105,8 @@ class Enricher:
                 if lead is not None:
                     lead_start = offset + lead.end
             dateline_hits = self._dateline_matcher.scan(dateline_text)
+            if language in LANGUAGES:  # "МОСКВА, 21 марта", "新华社撒马尔罕9月15日电"
+                dateline_hits = merge_hits(dateline_hits, self._language(language).scan(dateline_text))
             extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
         main = evidence(hits, when, skip, (0, 0), 0)
         countries = {e.alpha2 for e in main + extra}
@@ -103,6 +125,22 @@ class Enricher:
             ]
         return Analysis(tuple(summarize(main + extra, len(headline), led_by)), tuple(leaders))
 
+    def _language(self, language: str) -> Matcher | CjkMatcher:
+        matcher = self._by_language.get(language)
+        if matcher is None:
+            matcher = self._by_language[language] = language_matcher(language, self._people, self._labels)
+        return matcher
+
+
+def matching_language(language: str | None) -> str:
+    """The language whose forms the enricher reads for an article: its own when covered, else en.
+
+    English forms are read in every language (cities, leaders' Latin names).
+    """
+    code = (language or "").lower().split("-")[0].split("_")[0]
+    code = "nb" if code in ("no", "nn") else code
+    return code if code in LANGUAGES else "en"
+
 
 def _led_by(leaders: list[LeaderMention]) -> dict[str, tuple[str, ...]]:
     """Country -> the QIDs of the subject leaders in office there on the article's date."""
@@ -113,7 +151,9 @@ def _led_by(leaders: list[LeaderMention]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-ENRICHER_FIELDS = frozenset(("countries", "leaders", "registry_version", "enricher_version"))
+ENRICHER_FIELDS = frozenset(
+    ("countries", "leaders", "registry_version", "enricher_version", "matching_language")
+)
 
 
 def _enriched(article: CanonicalArticle, added: dict[str, object]) -> EnrichedArticle:
@@ -144,4 +184,5 @@ def load_enricher(settings: EnrichSettings) -> Enricher:
         load_registry(settings.registry_path),
         settings.city_min_population,
         settings.dateline_city_min_population,
+        settings.leader_labels_path,
     )

@@ -24,6 +24,7 @@ from .registry import RegistryEntry
 from .trusted import trusted
 
 PERSON, TITLE = "person", "title"
+NATIONAL_TITLE = "national-title"  # a title that names its country: "Bundeskanzler", "国家主席"
 # Name order is family name first in these countries' English-language copy.
 FAMILY_NAME_FIRST = frozenset(("CN", "TW", "HK", "MO", "KP", "KR", "VN", "KH", "SG"))
 _PARTICLES = frozenset(
@@ -70,8 +71,13 @@ _OFFICE_TITLES = (
     ("pope", "pope"),
 )
 _DEMOTING = frozenset(("vice", "deputy", "former", "ex", "late", "first", "acting"))
-_ADJACENT = re.compile(r"^(?:\s|['’]s\s)\s*$")
-_OF_GAP = re.compile(r"^\s+of\s+(?:the\s+)?$", re.IGNORECASE)
+# Empty gaps occur only in Chinese ("俄罗斯总统普京"): other scripts' hits are word-bounded.
+_ADJACENT = re.compile(r"^(?:\s*|['’]s\s\s*)$")
+# "President of France", and the orders of other languages: "le président chinois",
+# "presidente de Rusia", "Präsident Frankreichs", "президент России".
+_OF_GAP = re.compile(
+    r"^(?:\s+(?:of|de|du|des|del|della|di|da|do)\s+(?:the\s+|la\s+|l'|el\s+)?|\s+)$", re.IGNORECASE
+)
 
 
 def office_titles(office: str) -> frozenset[str]:
@@ -214,7 +220,8 @@ class LeaderResolver:
                 continue
             title = hit.by_kind.get(TITLE)
             if title is not None and title.data != "leader":
-                self._office(article, index, title.data)
+                national = hit.by_kind.get(NATIONAL_TITLE)
+                self._office(article, index, title.data, national.data if national is not None else None)
         # Second pass: a bare surname anywhere (headlines too) once the person is known in this article.
         for index, form in surnames:
             known = tuple(p for p in form.persons if p.key in article.found)
@@ -254,10 +261,10 @@ class LeaderResolver:
         )
         return True
 
-    def _office(self, article: _Article, index: int, title: str) -> None:
+    def _office(self, article: _Article, index: int, title: str, implied: str | None = None) -> None:
         text, hits = article.text, article.hits
         before = _country_before(text, hits, index)
-        country = before or _country_after(text, hits, index)
+        country = before or _country_after(text, hits, index) or implied
         if country is None or _followed_by_name(text, hits, index):
             return
         if _demoted(text, hits[index - 1].start if before else hits[index].start):
@@ -362,7 +369,8 @@ def _title_before(text: str, hits: list[Hit], index: int) -> tuple[str | None, s
         return None, None
     previous = hits[index - 1]
     title = previous.by_kind.get(TITLE)
-    if title is None or not text[previous.end : hits[index].start].isspace():
+    gap = text[previous.end : hits[index].start]
+    if title is None or (gap and not gap.isspace()):  # no gap: Chinese "总统普京"
         return None, None
     return title.data, _country_before(text, hits, index - 1)
 

@@ -10,6 +10,12 @@ Expected variables (SPARQL 1.1 JSON results format), one row per position statem
     end           P582 end time qualifier                                             optional
     role          "head_of_state" | "head_of_government" | "both"                   optional
     aliases       "; "-separated English aliases (GROUP_CONCAT)                       optional
+    label_xx      the person's label in language xx (label_fr, label_ru, label_zh...)  optional
+    aliases_xx    "; "-separated aliases in language xx                               optional
+
+`import_labels` turns the label_xx/aliases_xx columns into leader_labels.csv rows (a label
+or a multi-word alias is a full name, a one-word alias a surname), e.g. with
+`OPTIONAL { ?person rdfs:label ?label_ru FILTER(LANG(?label_ru) = "ru") }` per language.
 
 A query of this shape (P35 head of state / P6 head of government of each country,
 joined to the person's P39 statement for that office):
@@ -65,13 +71,37 @@ def _role(binding: dict[str, Any], office: str) -> Role:
     return "head_of_state"
 
 
-def import_wikidata(sparql_json: Path) -> list[RegistryEntry]:
-    """Registry entries from a SPARQL JSON result; raises ValueError on a malformed file."""
+def _bindings(sparql_json: Path) -> list[dict[str, Any]]:
     try:
         document = json.loads(sparql_json.read_text(encoding="utf-8"))
-        bindings = document["results"]["bindings"]
+        bindings: list[dict[str, Any]] = document["results"]["bindings"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{sparql_json}: not a SPARQL JSON result ({exc})") from exc
+    return bindings
+
+
+def import_labels(sparql_json: Path) -> list[tuple[str, str, str, str]]:
+    """(wikidata_id, lang, label, "full" | "surname") rows from the label_xx/aliases_xx columns."""
+    rows: dict[tuple[str, str, str], str] = {}
+    for binding in _bindings(sparql_json):
+        qid = (_value(binding, "person") or "").removeprefix(_ENTITY_PREFIX)
+        if not (qid.startswith("Q") and qid[1:].isdigit()):
+            continue
+        for column in binding:
+            kind, _, lang = column.partition("_")
+            if kind not in ("label", "aliases") or not lang.isalpha():
+                continue
+            values = (_value(binding, column) or "").split(";")
+            for value in (v.strip() for v in values):
+                if value:
+                    full = kind == "label" or " " in value
+                    rows.setdefault((qid, lang, value), "full" if full else "surname")
+    return [(qid, lang, label, form) for (qid, lang, label), form in sorted(rows.items())]
+
+
+def import_wikidata(sparql_json: Path) -> list[RegistryEntry]:
+    """Registry entries from a SPARQL JSON result; raises ValueError on a malformed file."""
+    bindings = _bindings(sparql_json)
     entries: dict[tuple[str, str, date], RegistryEntry] = {}
     for number, binding in enumerate(bindings, start=1):
         uri = _value(binding, "person")

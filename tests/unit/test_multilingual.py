@@ -1,0 +1,306 @@
+"""Country forms per language: inflections, CJK matching, ambiguity rules, the short-forms table."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.datelines import english_month_day, lead_dateline, parse_dateline
+from service.enrich import load_enricher
+from service.enrich.countries import evidence
+from service.enrich.enricher import Enricher, matching_language
+from service.enrich.gazetteer import CONGO, COUNTRY, GEORGIA, Place
+from service.enrich.languages import (
+    LANGUAGES,
+    adjective_forms,
+    language_forms,
+    language_matcher,
+    lexicon,
+    name_forms,
+)
+from service.settings import EnrichSettings
+
+WHEN = date(2024, 9, 15)
+
+
+def _codes(lang: str, text: str) -> list[str]:
+    hits = language_matcher(lang).scan(text)
+    return [e.alpha2 for e in evidence(hits, WHEN, set(), (0, 0), 0)]
+
+
+def _short_forms() -> list[dict[str, str]]:
+    text = resources.files("service").joinpath("data", "country_short_forms.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("fr", "la présidente du Conseil italienne", ["IT"]),
+        ("fr", "les autorités nigériennes et le Nigeria", ["NE", "NG"]),
+        ("fr", "Le Niger ferme sa frontière", ["NE"]),
+        ("es", "el canciller alemán y los gobiernos brasileño y colombiano", ["DE", "BR", "CO"]),
+        ("de", "den brasilianischen Präsidenten und die französische Regierung", ["BR", "FR"]),
+        ("it", "il presidente turco e il governo francese, i militari tedeschi", ["TR", "FR", "DE"]),
+        ("pt", "o chefe de Estado francês e os bombeiros espanhóis", ["FR", "ES"]),
+        ("ru", "Президент России и председатель КНР обсудили российские санкции", ["RU", "CN", "RU"]),
+        ("ru", "Министерство финансов США и Германией", ["US", "DE"]),
+        ("zh", "美国政府宣布对中国电动汽车加征关税，中方表示反对", ["US", "CN", "CN"]),
+        ("zh", "印度尼西亚和印度", ["ID", "IN"]),
+        ("fi", "Venäjän ulkoministeriö syytti Suomea", ["RU", "FI"]),
+        ("sv", "Finlands president", ["FI"]),
+        ("ar", "التعاون الاقتصادي بين الصين ومصر", ["CN", "EG"]),
+    ],
+)
+def test_country_forms_in_running_text(lang: str, text: str, expected: list[str]) -> None:
+    assert _codes(lang, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("fr", "La Géorgie vote"), ("de", "Wahl in Georgien"), ("ru", "Выборы в Грузии")]
+)
+def test_georgia_is_decided_by_context_in_every_language(lang: str, text: str) -> None:
+    hits = language_matcher(lang).scan(text)
+    assert [h.entries[0].kind for h in hits] == [GEORGIA]
+    assert _codes(lang, text) == ["GE"]
+
+
+@pytest.mark.parametrize(("lang", "form"), [("fr", "Congo"), ("de", "Kongo"), ("fr", "congolais")])
+def test_congo_alone_is_ambiguous_and_decided_by_date(lang: str, form: str) -> None:
+    kinds = {entry.kind for f, entry in language_forms(lang) if f == form}
+    assert kinds == {CONGO}
+    assert _codes(lang, f"Au {form} aujourd'hui") == ["CD"]
+
+
+def test_a_form_of_two_countries_is_left_out() -> None:
+    """de "nigerianisch" stands for Niger and Nigeria in the source: no guess."""
+    assert {"NE", "NG"} <= {a for a, _ in lexicon()["de"]["nigerianische"]}
+    assert "nigerianische" not in dict(language_forms("de"))
+
+
+def test_adjectives_match_in_lower_case_names_only_capitalized() -> None:
+    assert _codes("fr", "le gouvernement français") == ["FR"]
+    assert _codes("es", "un chile picante") == []
+    assert _codes("es", "Chile y Perú") == ["CL", "PE"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "base", "form"),
+    [
+        ("fr", "Allemand", "allemandes"),
+        ("fr", "Italien", "italienne"),
+        ("es", "Alemán", "alemana"),
+        ("es", "Español", "españoles"),
+        ("it", "Tedesco", "tedeschi"),
+        ("it", "Cinese", "cinesi"),
+        ("pt", "Chinesa", "chinês"),
+        ("pt", "Alemã", "alemão"),
+        ("pt", "Brasileira", "brasileiro"),
+        ("de", "Deutsch", "deutschen"),
+        ("fi", "saksalainen", "saksalaisen"),
+        ("ar", "صيني", "الصينية"),
+    ],
+)
+def test_adjective_inflections(lang: str, base: str, form: str) -> None:
+    assert form in adjective_forms(lang, base)
+
+
+@pytest.mark.parametrize(
+    ("lang", "name", "form"),
+    [
+        ("ru", "Россия", "России"),
+        ("ru", "Китай", "Китая"),
+        ("ru", "Казахстан", "Казахстаном"),
+        ("fi", "Ruotsi", "Ruotsin"),
+        ("nb", "Norge", "Norges"),
+    ],
+)
+def test_name_inflections(lang: str, name: str, form: str) -> None:
+    assert form in name_forms(lang, name)
+
+
+@pytest.mark.parametrize("row", _short_forms(), ids=lambda r: f"{r['lang']}-{r['value']}")
+def test_each_short_form_is_new_and_matches(row: dict[str, str]) -> None:
+    """Every reviewed entry adds what the sources lack, and is found in a sentence of its language."""
+    lang, value, alpha2 = row["lang"], row["value"], row["alpha2"]
+    form = value + ("ий" if row["kind"] == "ru-stem" else "")
+    sentence = f"{form}。" if lang == "zh" else f"— {form} —"
+    hits = language_matcher(lang).scan(sentence)
+    assert [h.text for h in hits] == [form]
+    entry = hits[0].by_kind[COUNTRY]
+    assert isinstance(entry.data, Place) and entry.data.alpha2 == alpha2
+    built = resources.files("service").joinpath("data", "country_lexicon.csv").read_text(encoding="utf-8")
+    assert (
+        f"{alpha2},{lang},name,{value}\n" not in built and f"{alpha2},{lang},adjective,{value}\n" not in built
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ("fr", "fr"),
+        ("fr-CA", "fr"),
+        ("pt_BR", "pt"),
+        ("no", "nb"),
+        ("zh", "zh"),
+        ("en", "en"),
+        ("und", "en"),
+        (None, "en"),
+        ("ja", "en"),
+    ],
+)
+def test_matching_language(declared: str | None, expected: str) -> None:
+    assert matching_language(declared) == expected
+
+
+def test_every_language_has_forms() -> None:
+    assert all(len(language_forms(lang)) > 300 for lang in LANGUAGES)
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return load_enricher(EnrichSettings())
+
+
+def _leaders(enricher: Enricher, lang: str, headline: str, body: str) -> list[str]:
+    analysis = enricher.analyze(headline, body, WHEN, language=lang)
+    return sorted(m.wikidata_id or "" for m in analysis.leaders)
+
+
+@pytest.mark.parametrize(
+    ("lang", "headline", "body", "expected"),
+    [
+        ("fr", "Visite", "Le président chinois est arrivé lundi à Paris.", ["Q15031"]),
+        ("es", "Amenaza", "El presidente ruso habló el jueves en Moscú.", ["Q7747"]),
+        ("de", "Reise", "Der Bundeskanzler wird am Sonntag in Astana erwartet.", ["Q61053"]),
+        ("zh", "会谈", "国家主席在北京会见来访的客人。", ["Q15031"]),
+        ("zh", "会谈", "俄罗斯总统普京抵达北京。", ["Q7747"]),
+        (
+            "ru",
+            "Переговоры",
+            "Президент России Владимир Путин провел переговоры с Си Цзиньпином.",
+            ["Q15031", "Q7747"],
+        ),
+        ("it", "Visita", "Il presidente del Consiglio ha parlato a Bruxelles.", ["Q451791"]),
+    ],
+)
+def test_leaders_across_languages(
+    enricher: Enricher, lang: str, headline: str, body: str, expected: list[str]
+) -> None:
+    assert _leaders(enricher, lang, headline, body) == expected
+
+
+def test_a_title_alone_with_no_country_resolves_nobody(enricher: Enricher) -> None:
+    assert _leaders(enricher, "fr", "Visite", "Le président est arrivé lundi.") == []
+
+
+def test_title_only_reference_follows_the_article_date(enricher: Enricher) -> None:
+    """ "der Bundeskanzler" in 2025-09 is Merz, not Scholz."""
+    analysis = enricher.analyze(
+        "Reise", "Der Bundeskanzler reist nach Paris.", date(2025, 9, 1), language="de"
+    )
+    assert [m.wikidata_id for m in analysis.leaders] == ["Q566257"]
+
+
+def test_english_articles_do_not_read_other_languages(enricher: Enricher) -> None:
+    """An article in English never matches the French lexicon's "Chine"."""
+    assert enricher.analyze("Chine", "Chine et Allemagne.", WHEN).countries == ()
+    assert {
+        c.alpha2 for c in enricher.analyze("Chine", "Chine et Allemagne.", WHEN, language="fr").countries
+    } == {
+        "CN",
+        "DE",
+    }
+
+
+def test_import_wikidata_labels_feed_the_enricher(tmp_path: Path) -> None:
+    """label_xx/aliases_xx columns of an export become labels the enricher reads in that language."""
+    export = Path(__file__).resolve().parents[1] / "fixtures" / "wikidata" / "multilingual_labels.json"
+    registry = tmp_path / "registry.csv"
+    labels = tmp_path / "labels.csv"
+    assert (
+        main(["registry", "import-wikidata", str(export), "-o", str(registry), "--labels", str(labels)]) == 0
+    )
+    rows = list(csv.DictReader(labels.read_text(encoding="utf-8").splitlines()))
+    assert [(r["lang"], r["label"], r["form"]) for r in rows] == [
+        ("fr", "Angela Merkel", "full"),
+        ("ru", "Ангела Доротея Меркель", "full"),
+        ("ru", "Ангела Меркель", "full"),
+        ("ru", "Меркель", "surname"),
+        ("zh", "默克尔", "full"),
+    ]
+    settings = EnrichSettings(registry_path=registry, leader_labels_path=labels)
+    enricher = load_enricher(settings)
+    analysis = enricher.analyze(
+        "Визит", "Канцлер Ангела Меркель прибыла в Москву.", date(2010, 5, 1), language="ru"
+    )
+    assert [m.wikidata_id for m in analysis.leaders] == ["Q567"]
+    analysis = enricher.analyze("访问", "德国总理默克尔抵达北京。", date(2010, 5, 1), language="zh")
+    assert [m.wikidata_id for m in analysis.leaders] == ["Q567"]
+
+
+@pytest.mark.parametrize(
+    ("lead", "text", "agency", "city", "english_date"),
+    [
+        (
+            "МОСКВА, 21 марта. /ТАСС/. Президент России провел совещание.",
+            "МОСКВА, 21 марта /ТАСС/",
+            "ТАСС",
+            "Москва",
+            "Mar 21",
+        ),
+        (
+            "新华社撒马尔罕9月15日电 国家主席习近平15日在撒马尔罕会见。",
+            "新华社撒马尔罕9月15日电",
+            "新华社",
+            "撒马尔罕",
+            "Sep 15",
+        ),
+    ],
+)
+def test_datelines_in_tass_and_xinhua_chinese(
+    lead: str, text: str, agency: str, city: str, english_date: str
+) -> None:
+    found = lead_dateline(lead)
+    assert found is not None and (found.text, found.agency) == (text, agency)
+    parsed = parse_dateline(found.text)
+    assert parsed is not None and parsed.city == city
+    assert english_month_day(parsed.date or "") == english_date
+
+
+@pytest.mark.parametrize(
+    "lead", ["МОСКВА, 21 марта. /ТАСС/.", "新华社撒马尔罕9月15日电", "新华社记者报道，会议开幕。"]
+)
+def test_credited_openings_need_a_story_and_a_date(lead: str) -> None:
+    assert lead_dateline(lead) is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "headline", "body", "dateline_country"),
+    [
+        (
+            "ru",
+            "Переговоры",
+            "МОСКВА, 21 марта. /ТАСС/. Президент провел переговоры с председателем КНР.",
+            "RU",
+        ),
+        (
+            "zh",
+            "会谈",
+            "新华社撒马尔罕9月15日电 国家主席习近平15日在撒马尔罕同俄罗斯总统普京举行会谈。",
+            "UZ",
+        ),
+    ],
+)
+def test_dateline_country_through_the_enricher(
+    enricher: Enricher, lang: str, headline: str, body: str, dateline_country: str
+) -> None:
+    lead = lead_dateline(body)
+    assert lead is not None
+    analysis = enricher.analyze(headline, body, WHEN, parse_dateline(lead.text), language=lang)
+    assert [c.alpha2 for c in analysis.countries if c.role == "dateline"] == [dateline_country]
