@@ -125,8 +125,10 @@ class Pipeline:
         for item in prepared.items:
             try:
                 decided = await self.deduplicator.decide(item.article, item.fingerprint)
-                self.metrics.items_by_source.labels(decided.source, decided.lineage.format.value).inc()
-                self.metrics.source_last_item.labels(decided.source).set(time.time())
+                self.metrics.child(
+                    self.metrics.items_by_source, decided.source, decided.lineage.format.value
+                ).inc()
+                self.metrics.child(self.metrics.source_last_item, decided.source).set(time.time())
                 canonical = route_canonical(decided, self.topics)
                 outbound = [canonical]
                 if item.enrichment is not None and is_published(decided):
@@ -195,15 +197,15 @@ class Pipeline:
 
     def _observe(self, prepared: Prepared) -> None:
         for stage, seconds in prepared.timings:
-            self.metrics.stage_latency.labels(stage).observe(seconds)
+            self.metrics.child(self.metrics.stage_latency, stage).observe(seconds)
 
     def _count_entities(self, enrichment: Enrichment) -> None:
-        self.metrics.enrich_coverage.labels("country").inc(enrichment.countries)
-        self.metrics.enrich_coverage.labels("leader").inc(enrichment.leaders)
+        self.metrics.child(self.metrics.enrich_coverage, "country").inc(enrichment.countries)
+        self.metrics.child(self.metrics.enrich_coverage, "leader").inc(enrichment.leaders)
         if not enrichment.countries:
-            self.metrics.enriched_without_entities.labels("country").inc()
+            self.metrics.child(self.metrics.enriched_without_entities, "country").inc()
         if not enrichment.leaders:
-            self.metrics.enriched_without_entities.labels("leader").inc()
+            self.metrics.child(self.metrics.enriched_without_entities, "leader").inc()
 
     # ------------------------------------------------------------ both halves
 
