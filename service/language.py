@@ -76,8 +76,10 @@ class _FastIdentifier:
         scores = self.scores(text)
         if scores is None:
             return [(str(c), float(v)) for c, v in self._identifier.rank(text)]
-        order = np.argsort(-scores, kind="stable")
-        return [(self._classes[int(i)], float(scores[i])) for i in order]
+        # One tolist() each instead of a numpy scalar per language (97 of them).
+        values = scores.tolist()
+        classes = self._classes
+        return [(classes[i], values[i]) for i in np.argsort(-scores, kind="stable").tolist()]
 
     def scores(self, text: str) -> npt.NDArray[np.float32] | None:
         """Raw per-language scores, or None when the text has no feature of the model."""
@@ -146,6 +148,18 @@ MIN_LETTERS = 30
 MIN_MARGIN = 2.0
 
 
+def _has_letters(text: str, count: int) -> bool:
+    """At least `count` letters in `text`; stops at the count, usually a few dozen characters in."""
+    if count <= 0:
+        return True
+    for char in text:
+        if char.isalpha():
+            count -= 1
+            if not count:
+                return True
+    return False
+
+
 def detect_language(
     text: str,
     languages: frozenset[str] = WIRE_LANGUAGES,
@@ -157,7 +171,7 @@ def detect_language(
     Unsure: fewer than `min_letters` letters, or the best allowed language within
     `min_margin` (raw log-score) of the next one.
     """
-    if sum(1 for c in text if c.isalpha()) < min_letters:
+    if not _has_letters(text, min_letters):
         return UNDETERMINED
     ranked = [(code, score) for code, score in _ranker()(text) if code in languages]
     if not ranked:
