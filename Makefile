@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format typecheck schemas unit integration bench eval services clean
+.PHONY: install demo test lint format typecheck schemas unit integration install-check bench eval services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/wire-ingest demo
 
-## Lint, types, schema drift, unit and integration tests (starts Redis if it is not running).
+## Lint, types, schema drift, unit and integration tests (starts Redis if it is not running),
+## and a no-extras install with the interpreter's own pip.
 test: $(STAMP) lint typecheck services
 	$(BIN)/pytest -q
+	$(MAKE) install-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests tools
@@ -42,6 +44,11 @@ unit: $(STAMP)
 integration: $(STAMP) services
 	$(BIN)/pytest -q tests/integration
 
+# What an operator (and deploy/Dockerfile) does: a fresh venv, the stock pip, no extras; then
+# `wire-ingest --help`, HTML pages through `wire-ingest process`, and `demo` without its extra.
+install-check: $(STAMP)
+	$(BIN)/python tools/check_install.py --python $(PYTHON)
+
 # Redis backs the shared dedupe store; these machines run it on loopback, start it if it is not up.
 services:
 	@$(BIN)/python tools/ensure_services.py
@@ -51,9 +58,8 @@ bench: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python tools/eval_formats.py
-	$(BIN)/python tools/eval_dedupe.py
+	$(BIN)/python tools/eval_dedupe.py --no-sweep --stream-thresholds 0.45,0.5,0.52,0.55
 	$(BIN)/python tools/eval_enrich.py
-	$(BIN)/python tools/eval_enrich.py --roles dateline,subject
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache results

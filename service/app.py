@@ -21,15 +21,21 @@ from .observability import Health, HttpEndpoint, Metrics
 from .pipeline import Pipeline
 from .settings import DedupeBackend, Settings, Stage
 from .shell import RunLimits, RunSummary, Service
+from .tracing import Tracing, setup_tracing
 from .workers import WorkerPool
 
 log = structlog.get_logger("wire_ingest.app")
 
 
 @asynccontextmanager
-async def build_pipeline(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[Pipeline]:
-    """The pipeline with its dedupe store opened and its enricher loaded; closes the store on exit."""
+async def build_pipeline(
+    settings: Settings, metrics: Metrics | None = None, tracing: Tracing | None = None
+) -> AsyncIterator[Pipeline]:
+    """The pipeline with its dedupe store opened, its workers started (or its enricher loaded);
+    closes them on exit. Tracing is set up from the settings unless given (tests give theirs)."""
     metrics = metrics or Metrics(CollectorRegistry())
+    own_tracing = tracing is None
+    tracing = setup_tracing(settings.tracing) if tracing is None else tracing
     needs_enricher = settings.pipeline.stage in (Stage.ALL, Stage.ENRICH)
     # With workers, each worker loads its own enricher; this one serves `Pipeline.process_canonical`.
     enricher = load_enricher(settings.enrich) if needs_enricher and settings.pipeline.workers == 0 else None
@@ -43,11 +49,13 @@ async def build_pipeline(settings: Settings, metrics: Metrics | None = None) -> 
         if settings.pipeline.workers > 0:
             pool = WorkerPool(settings, metrics)
             pool.start()  # in the background, while the consumer joins its group
-        yield Pipeline(settings, deduplicator, enricher, metrics, pool)
+        yield Pipeline(settings, deduplicator, enricher, metrics, pool, tracing=tracing)
     finally:
         if pool is not None:
             await pool.close()
         await deduplicator.close()
+        if own_tracing:
+            tracing.shutdown()
 
 
 async def run_service(
@@ -59,6 +67,7 @@ async def run_service(
     health: Health | None = None,
     serve_http: bool = True,
     install_signal_handlers: bool = True,
+    tracing: Tracing | None = None,
 ) -> RunSummary:
     """Run one stage until stopped (SIGTERM/SIGINT, `stop`, or `limits`)."""
     stop = stop or asyncio.Event()
@@ -78,7 +87,7 @@ async def run_service(
             # The handler only sets a flag; the loop drains the batch in progress and commits.
             loop.add_signal_handler(signum, stop.set)
     try:
-        async with build_pipeline(settings, metrics) as pipeline:
+        async with build_pipeline(settings, metrics, tracing) as pipeline:
             service = Service(settings, pipeline, metrics, health)
             return await service.run(stop, limits)
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import ConfigError
+from .errors import ConfigError, MissingExtraError
 from .observability import configure_logging
 from .settings import Settings, Stage, load_settings
 
@@ -40,6 +40,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from .harness import tansu_binary  # noqa: PLC0415
+
+    try:
+        tansu_binary()  # before the service's imports: a missing extra is told at once
+    except MissingExtraError as error:
+        print(f"wire-ingest demo: {error}", file=sys.stderr)
+        return EXIT_FAILED
     from .demo import run_demo  # noqa: PLC0415
 
     configure_logging("WARNING", "console")

@@ -21,6 +21,7 @@ event IDs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,12 +32,13 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import ReasonCode, RecordError
-from .observability import Metrics
+from .observability import Health, Metrics
 from .partitions import InFlight
 from .pipeline import RecordResult
 from .retry import Backoff, is_permanent_produce_error
 from .route import Failure, dead_letter
 from .settings import DeliveryMode, Settings
+from .tracing import NO_TRACING, Tracing
 
 log = structlog.get_logger("wire_ingest.delivery")
 
@@ -73,9 +75,18 @@ def make_producer(settings: Settings, *, transactional: bool = False) -> AIOKafk
 class Delivery:
     """Owns the producer and the commit protocol of one service instance."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, group_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        health: Health,
+        group_id: str,
+        tracing: Tracing = NO_TRACING,
+    ) -> None:
         self.settings = settings
+        self.tracing = tracing
         self.metrics = metrics
+        self.health = health
         self.group_id = group_id
         self.transactional = settings.pipeline.delivery == DeliveryMode.EXACTLY_ONCE
         self._renews = self.transactional or settings.kafka.enable_idempotence
@@ -102,6 +113,19 @@ class Delivery:
         backoff = Backoff(
             self.settings.pipeline.retry_initial_seconds, self.settings.pipeline.retry_max_seconds
         )
+        try:
+            return await self._deliver_with_retries(consumer, round_, offsets, backoff, give_up)
+        finally:
+            self.health.delivery_retrying = False
+
+    async def _deliver_with_retries(
+        self,
+        consumer: AIOKafkaConsumer,
+        round_: list[Finished],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+        backoff: Backoff,
+        give_up: Callable[[], bool],
+    ) -> bool:
         acked: set[tuple[int, int]] = set()  # (finished index, message index) acknowledged already
         renew = False
         while True:
@@ -126,6 +150,7 @@ class Delivery:
                     log.warning("delivery_failed_round_abandoned", error=repr(error))
                     return False
                 delay = backoff.next_delay()
+                self.health.delivery_retrying = True
                 log.warning("delivery_failed_retrying", error=repr(error), retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
                 renew = self._renews
@@ -162,17 +187,32 @@ class Delivery:
 
     async def _produce_all(self, round_: list[Finished], acked: set[tuple[int, int]]) -> None:
         """Send what is not acknowledged yet and await it; the first error that can heal is raised."""
+        with contextlib.ExitStack() as spans:
+            if self.tracing.enabled:  # one producer span per record, child of its record span
+                for finished in round_:
+                    spans.enter_context(
+                        self.tracing.span("produce", parent=finished.result.trace, kind="producer")
+                    )
+            await self._send_and_await(round_, acked)
+
+    async def _send_and_await(self, round_: list[Finished], acked: set[tuple[int, int]]) -> None:
         sent: list[tuple[tuple[int, int], str, asyncio.Future[object]]] = []
+        healable: BaseException | None = None
+        refused: set[int] = set()
         for index, finished in enumerate(round_):
             for position, message in enumerate(finished.result.outbound):
                 if (index, position) in acked:
                     continue
-                future = await self.producer.send(
-                    message.topic, message.value, key=message.key, headers=list(message.headers)
-                )
+                try:
+                    future = await self.producer.send(
+                        message.topic, message.value, key=message.key, headers=list(message.headers)
+                    )
+                except KafkaError as error:  # the client refuses before sending (e.g. too large)
+                    if not is_permanent_produce_error(error):
+                        raise
+                    refused.add(index)
+                    continue
                 sent.append(((index, position), message.topic, future))
-        healable: BaseException | None = None
-        refused: set[int] = set()
         for ident, topic, future in sent:
             try:
                 await future

@@ -82,8 +82,15 @@ def _origin(event: dict[str, Any], placed: dict[tuple[int, int], str]) -> str:
     return placed.get((lineage["partition"], lineage["offset"]), "?")
 
 
+def _dateline(dateline: dict[str, Any] | None) -> str:
+    """'City, CC' (whichever of the two is known), else the dateline as written, else '-'."""
+    if not dateline:
+        return "-"
+    place = ", ".join(str(dateline[key]) for key in ("city", "country") if dateline.get(key))
+    return place or repr(dateline.get("text") or "-")
+
+
 def _format_event(event: dict[str, Any], origin: str) -> str:
-    dateline = event.get("dateline") or {}
     countries = ", ".join(f"{c['alpha2']}({c['role']})" for c in event.get("countries", []))
     leaders = ", ".join(
         f"{lead['name']} {lead['wikidata_id']}({lead['article_role']})" for lead in event.get("leaders", [])
@@ -95,7 +102,7 @@ def _format_event(event: dict[str, Any], origin: str) -> str:
         f"version={event['version']} pubstatus={event['pubstatus']}",
         f"    event_id={event['event_id']} story_id={event['story_id']} relation={dedupe.get('relation')}"
         + (f" supersedes={event['supersedes']}" if event.get("supersedes") else ""),
-        f"    dateline={dateline.get('city')}, {dateline.get('country')}  "
+        f"    dateline={_dateline(event.get('dateline'))}  "
         f"firstcreated={event['firstcreated']} versioncreated={event['versioncreated']}",
         f"    countries: {countries or '-'}",
         f"    leaders:   {leaders or '-'}",

@@ -81,3 +81,7 @@ class WorkerLostError(WireIngestError):
     def __init__(self, message: str, *, timed_out: bool) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+
+
+class MissingExtraError(WireIngestError):
+    """A command needs a package from an optional extra that is not installed (e.g. `demo`)."""

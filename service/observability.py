@@ -150,6 +150,11 @@ class Metrics:
             "CPU seconds the worker processes spent on records (process_cpu_* covers the shell only).",
             registry=registry,
         )
+        self.worker_peak_rss = Gauge(
+            f"{ns}_worker_peak_rss_bytes",
+            "The largest resident size any worker process reached (process_* covers the shell only).",
+            registry=registry,
+        )
         self.retries = Counter(
             f"{ns}_retries_total",
             "Waits before retrying an error that can heal: cause is store|produce|commit.",
@@ -191,6 +196,10 @@ class Health:
     connected: bool = False
     assigned_partitions: int = 0
     stale_after_seconds: float = 60.0
+    # Waiting for an error that can heal: partitions held for the dedupe store, a delivery
+    # being retried. The process is alive (do not restart it) but not doing its job.
+    held_partitions: int = 0
+    delivery_retrying: bool = False
 
     def heartbeat(self) -> None:
         self.last_loop_heartbeat = time.time()
@@ -199,7 +208,13 @@ class Health:
         return time.time() - self.last_loop_heartbeat < self.stale_after_seconds
 
     def is_ready(self) -> bool:
-        return self.connected and self.assigned_partitions > 0 and self.is_alive()
+        return (
+            self.connected
+            and self.assigned_partitions > 0
+            and self.is_alive()
+            and not self.held_partitions
+            and not self.delivery_retrying
+        )
 
 
 class _QuietHandler(WSGIRequestHandler):

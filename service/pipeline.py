@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import structlog
@@ -41,6 +41,7 @@ from .route import (
     to_json,
 )
 from .settings import Settings, Stage
+from .tracing import NO_TRACING, Carrier, Tracing
 
 log = structlog.get_logger("wire_ingest.pipeline")
 
@@ -66,6 +67,7 @@ class RecordResult:
 
     outbound: list[Outbound] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    trace: Carrier | None = None  # the record span's context (tracing on), to parent the produce span
 
 
 class Pipeline:
@@ -76,14 +78,17 @@ class Pipeline:
         enricher: EnricherLike | None,
         metrics: Metrics,
         workers: PreparerPool | None = None,
+        *,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self.settings = settings
+        self.tracing = tracing
         self.topics = settings.topics
         self.deduplicator = deduplicator
         self.enricher = enricher
         self.metrics = metrics
         self.workers = workers
-        self.preparer = Preparer(settings, enricher)
+        self.preparer = Preparer(settings, enricher, tracing)
         self._enrich_stage = settings.pipeline.stage == Stage.ENRICH
         self._max_message_bytes = settings.pipeline.max_message_bytes
 
@@ -117,8 +122,23 @@ class Pipeline:
         Raises StoreUnavailableError when the store cannot be reached; nothing of the record
         is produced then, and the shell retries the record later.
         """
-        if self._enrich_stage:
-            return self._finish_enriched(prepared, value, record)
+        with self.tracing.span("dedupe", parent=prepared.trace) as span:
+            if self._enrich_stage:
+                result = self._finish_enriched(prepared, value, record)
+            else:
+                result = await self._decide_and_route(prepared, value, record)
+            result.trace = prepared.trace
+            if self.tracing.enabled:
+                # Each message carries the traceparent of this span, child of the record's span.
+                result.outbound = [
+                    replace(message, headers=self.tracing.inject(message.headers))
+                    for message in result.outbound
+                ]
+                for outcome in result.outcomes:
+                    span.set(outcome=outcome.kind, reason=outcome.reason)
+        return result
+
+    async def _decide_and_route(self, prepared: Prepared, value: bytes, record: RecordMeta) -> RecordResult:
         self._observe(prepared)
         result = RecordResult()
         failures = list(prepared.failures)

@@ -31,6 +31,7 @@ from .normalize import normalize
 from .parse import parse
 from .route import HEADER_REDRIVEN, HEADER_REPLAY, HEADER_SOURCE, Enrichment, Failure, enrichment_of, to_json
 from .settings import Settings, Stage
+from .tracing import NO_TRACING, Carrier, SpanScope, Tracing
 
 log = structlog.get_logger("wire_ingest.prepare")
 
@@ -63,6 +64,7 @@ class Prepared:
     items: list[PreparedItem] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
+    trace: Carrier | None = None  # the record span's context, to parent the shell's spans
 
     @classmethod
     def failed(cls, reason: ReasonCode, message: str, stage: DeadLetterStage) -> Prepared:
@@ -77,14 +79,29 @@ def header(record: RecordMeta, name: str) -> str | None:
 
 
 class Preparer:
-    def __init__(self, settings: Settings, enricher: EnricherLike | None) -> None:
+    def __init__(
+        self, settings: Settings, enricher: EnricherLike | None, tracing: Tracing = NO_TRACING
+    ) -> None:
         self.settings = settings
         self.enricher = enricher
+        self.tracing = tracing
         self._enrich_ahead = settings.pipeline.stage == Stage.ALL and enricher is not None
         self._fingerprints = settings.pipeline.stage != Stage.ENRICH
 
     def prepare_raw(self, raw: bytes, record: RecordMeta) -> Prepared:
-        """Raw wire bytes -> normalized items with fingerprints and enrichment, or failures."""
+        """Raw wire bytes -> normalized items with fingerprints and enrichment, or failures.
+
+        With tracing on, the record gets a span (continuing the trace of a `traceparent`
+        header on the raw record) and each stage a child span.
+        """
+        parent = self.tracing.extract(record.headers) or {}
+        with self.tracing.span("record", parent=parent, kind="consumer", offset=record.offset) as span:
+            prepared = self._prepare_raw(raw, record)
+            _describe(span, prepared)
+            prepared.trace = self.tracing.carrier()
+        return prepared
+
+    def _prepare_raw(self, raw: bytes, record: RecordMeta) -> Prepared:
         prepared = Prepared()
         stage: DeadLetterStage = "parse"
         try:
@@ -129,14 +146,18 @@ class Preparer:
 
     def prepare_canonical(self, value: bytes, record: RecordMeta) -> Prepared:
         """The enrich-only stage: a canonical event from `articles.canonical` -> its enrichment."""
-        prepared = Prepared()
-        try:
-            article = CanonicalArticle.model_validate_json(value)
-            enrichment = self._enrich(article, prepared)
-            self._check_size(article, enrichment)
-            prepared.items.append(PreparedItem(article, None, enrichment))
-        except Exception as error:
-            prepared.failures.append(_failure(error, "enrich", record, None))
+        parent = self.tracing.extract(record.headers) or {}
+        with self.tracing.span("record", parent=parent, kind="consumer", offset=record.offset) as span:
+            prepared = Prepared()
+            try:
+                article = CanonicalArticle.model_validate_json(value)
+                enrichment = self._enrich(article, prepared)
+                self._check_size(article, enrichment)
+                prepared.items.append(PreparedItem(article, None, enrichment))
+            except Exception as error:
+                prepared.failures.append(_failure(error, "enrich", record, None))
+            _describe(span, prepared)
+            prepared.trace = self.tracing.carrier()
         return prepared
 
     def _enrich(self, article: CanonicalArticle, prepared: Prepared) -> Enrichment:
@@ -163,14 +184,25 @@ class Preparer:
             return None
         return self.settings.pipeline.format_by_source.get(source)
 
-    @staticmethod
     @contextmanager
-    def _timed(stage: str, prepared: Prepared) -> Iterator[None]:
+    def _timed(self, stage: str, prepared: Prepared) -> Iterator[None]:
+        """A stage's duration for the metrics, and its span when tracing is on."""
         started = time.perf_counter()
         try:
-            yield
+            with self.tracing.span(stage):
+                yield
         finally:
             prepared.timings.append((stage, time.perf_counter() - started))
+
+
+def _describe(span: SpanScope, prepared: Prepared) -> None:
+    """What the record span can say before the dedupe decision: its items, or why it failed."""
+    if prepared.failures and not prepared.items:
+        first = prepared.failures[0]
+        span.set(outcome="dead_letter", reason=first.error.reason.value)
+    if prepared.items:
+        article = prepared.items[0].article
+        span.set(source=article.source, format=article.lineage.format.value, items=len(prepared.items))
 
 
 def warm_up(preparer: Preparer) -> None:

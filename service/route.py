@@ -3,6 +3,11 @@
 Pure functions over models. Keys are the story ID, so every version,
 correction, kill and near-duplicate of one story lands on one partition, in
 order. Headers let consumers filter without parsing the value.
+
+Every message is also a CloudEvent in the Kafka protocol binding's binary
+content mode: `ce_*` headers carry the context attributes, `content-type` the
+data content type, the value is the data. The attributes are derived from the
+event alone (no clock), so a replay or a redelivery carries the same ones.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from .errors import RecordError
 from .ids import sha256_hex
@@ -21,6 +27,7 @@ from .models import (
     EnrichedArticle,
     RecordMeta,
     Relation,
+    _rfc3339_utc,
 )
 from .settings import TopicSettings
 
@@ -31,6 +38,25 @@ HEADER_SOURCE = "source"
 HEADER_FORMAT = "wire-format"
 
 PUBLISHED_RELATIONS = frozenset({Relation.NEW, Relation.UPDATE, Relation.KILL})
+
+# CloudEvents (spec 1.0, Kafka protocol binding, binary content mode).
+CE_SPECVERSION = "1.0"
+# `type` per event-type header value. Versioned like the value's schema: a major schema bump
+# changes the type, so a trigger filtering on it never receives a shape it does not know.
+_MAJOR = SCHEMA_VERSION.split(".")[0]
+CE_TYPES = {
+    kind: f"wire-ingest.{name}.v{_MAJOR}"
+    for kind, name in {
+        "canonical": "article.canonical",
+        "duplicate": "article.duplicate",
+        "enriched": "article.enriched",
+        "dead_letter": "dead-letter",
+    }.items()
+}
+# `source` is the stage that produced the event. Canonical and enriched events share their
+# event_id, and source + id must identify one event, so the two stages are two sources.
+CE_SOURCE_INGEST = "/wire-ingest/ingest"
+CE_SOURCE_ENRICH = "/wire-ingest/enrich"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +78,19 @@ class Outcome:
     source: str = "unknown"
 
 
-def _headers(event_type: str, event_id: str | None, source: str | None) -> tuple[tuple[str, bytes], ...]:
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """The CloudEvents context attributes of one message (the data is the message value)."""
+
+    id: str
+    source: str
+    time: datetime | None
+    subject: str | None
+
+
+def _headers(
+    event_type: str, cloud_event: CloudEvent, event_id: str | None, source: str | None
+) -> tuple[tuple[str, bytes], ...]:
     headers: list[tuple[str, bytes]] = [
         ("content-type", CONTENT_TYPE_JSON),
         ("schema-version", SCHEMA_VERSION.encode()),
@@ -62,7 +100,27 @@ def _headers(event_type: str, event_id: str | None, source: str | None) -> tuple
         headers.append(("event-id", event_id.encode()))
     if source:
         headers.append(("source", source.encode("utf-8", "replace")))
+    headers += [
+        ("ce_specversion", CE_SPECVERSION.encode()),
+        ("ce_id", cloud_event.id.encode()),
+        ("ce_source", cloud_event.source.encode()),
+        ("ce_type", CE_TYPES[event_type].encode()),
+    ]
+    if cloud_event.time is not None:
+        headers.append(("ce_time", _rfc3339_utc(cloud_event.time).encode()))
+    if cloud_event.subject:
+        headers.append(("ce_subject", cloud_event.subject.encode("utf-8", "replace")))
     return tuple(headers)
+
+
+def _article_headers(
+    event_type: str, article: CanonicalArticle, ce_source: str
+) -> tuple[tuple[str, bytes], ...]:
+    """An article's event happened when this version of the story was created."""
+    cloud_event = CloudEvent(
+        id=article.event_id, source=ce_source, time=article.versioncreated, subject=article.story_id
+    )
+    return _headers(event_type, cloud_event, article.event_id, article.source)
 
 
 def outcome_of(article: CanonicalArticle) -> Outcome:
@@ -82,7 +140,7 @@ def route_canonical(article: CanonicalArticle, topics: TopicSettings) -> Outboun
         topic=topics.canonical if published else topics.duplicates,
         key=article.story_id.encode(),
         value=to_json(article),
-        headers=_headers("canonical" if published else "duplicate", article.event_id, article.source),
+        headers=_article_headers("canonical" if published else "duplicate", article, CE_SOURCE_INGEST),
     )
 
 
@@ -91,7 +149,7 @@ def route_enriched(article: EnrichedArticle, topics: TopicSettings) -> Outbound:
         topic=topics.enriched,
         key=article.story_id.encode(),
         value=to_json(article),
-        headers=_headers("enriched", article.event_id, article.source),
+        headers=_article_headers("enriched", article, CE_SOURCE_ENRICH),
     )
 
 
@@ -128,7 +186,7 @@ def route_enrichment(
         topic=topics.enriched,
         key=article.story_id.encode(),
         value=b"%b,%b}" % (canonical_json[:-1], enrichment.json),
-        headers=_headers("enriched", article.event_id, article.source),
+        headers=_article_headers("enriched", article, CE_SOURCE_ENRICH),
     )
 
 
@@ -203,8 +261,18 @@ def dead_letter(
         "raw_sha256": sha256_hex(raw),
         "raw_size": len(raw),
     }
+    # A dead letter is about a raw record, not a story: its id is the record's coordinates
+    # (one dead letter per record), stable across redeliveries; its subject is the record;
+    # its time is the record's timestamp, when the broker gave one.
+    coordinates = f"{record.topic}/{record.partition}/{record.offset}"
+    cloud_event = CloudEvent(
+        id=coordinates,
+        source=CE_SOURCE_INGEST if first.stage != "enrich" else CE_SOURCE_ENRICH,
+        time=record.timestamp,
+        subject=coordinates,
+    )
     headers = (
-        *_headers("dead_letter", None, None),
+        *_headers("dead_letter", cloud_event, None, None),
         ("dlq-reason", first.error.reason.value.encode()),
         ("dlq-stage", first.stage.encode()),
     )

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .models import SCHEMA_VERSION, CanonicalArticle, DeadLetter, EnrichedArticle, Envelope
+from .route import CE_SOURCE_ENRICH, CE_SOURCE_INGEST, CE_SPECVERSION, CE_TYPES
 from .settings import TopicSettings
 
 SCHEMA_FILES: dict[str, type[BaseModel]] = {
@@ -23,13 +24,40 @@ SCHEMA_FILES: dict[str, type[BaseModel]] = {
     "envelope.schema.json": Envelope,
 }
 
-_COMMON_HEADERS = {
+_COMMON_HEADERS: dict[str, dict[str, Any]] = {
     "content-type": {"type": "string", "const": "application/json"},
     "schema-version": {"type": "string", "description": "Version of the value's schema (major.minor)."},
     "event-type": {"type": "string", "enum": ["canonical", "duplicate", "enriched", "dead_letter"]},
     "event-id": {"type": "string", "description": "The event_id of the value (absent on dead letters)."},
     "source": {"type": "string", "description": "The agency or feed the item came from."},
+    # CloudEvents 1.0, Kafka protocol binding, binary content mode (content-type above is the
+    # event's datacontenttype; the value is its data).
+    "ce_specversion": {"type": "string", "const": CE_SPECVERSION},
+    "ce_id": {"type": "string", "description": "CloudEvents id: the event_id (dead letters: below)."},
+    "ce_source": {"type": "string", "description": "CloudEvents source: the stage that produced the event."},
+    "ce_type": {"type": "string", "description": "CloudEvents type, one per event kind."},
+    "ce_time": {
+        "type": "string",
+        "format": "date-time",
+        "description": "CloudEvents time: versioncreated (dead letters: the raw record's timestamp).",
+    },
+    "ce_subject": {"type": "string", "description": "CloudEvents subject: the story_id."},
+    "traceparent": {
+        "type": "string",
+        "description": "W3C Trace Context of the span that produced the message (only with tracing on).",
+    },
 }
+_REQUIRED_HEADERS = ["content-type", "schema-version", "event-type", "ce_specversion", "ce_id", "ce_source"]
+
+
+def _cloud_event(kind: str, source: str, **overrides: dict[str, Any]) -> dict[str, Any]:
+    """The ce_* headers that are fixed for one kind of message."""
+    return {
+        "event-type": {"type": "string", "const": kind},
+        "ce_type": {**_COMMON_HEADERS["ce_type"], "const": CE_TYPES[kind]},
+        "ce_source": {**_COMMON_HEADERS["ce_source"], "const": source},
+        **overrides,
+    }
 
 
 def _json_schema(model: type[BaseModel], filename: str) -> dict[str, Any]:
@@ -67,7 +95,9 @@ def _asyncapi() -> dict[str, Any]:
                 "description": "Raw wire bytes in any supported format.",
             }
         )
-        headers = {"type": "object", "properties": {**_COMMON_HEADERS, **extra_headers}}
+        headers: dict[str, Any] = {"type": "object", "properties": {**_COMMON_HEADERS, **extra_headers}}
+        if schema_file:
+            headers["required"] = [*_REQUIRED_HEADERS, "ce_type"]
         return {
             "name": name,
             "summary": summary,
@@ -124,16 +154,22 @@ def _asyncapi() -> dict[str, Any]:
                     },
                 ),
                 "CanonicalArticle": message(
-                    "CanonicalArticle", "canonical-article.schema.json", "A normalized article event.", {}
+                    "CanonicalArticle",
+                    "canonical-article.schema.json",
+                    "A normalized article event.",
+                    _cloud_event("canonical", CE_SOURCE_INGEST),
                 ),
                 "EnrichedArticle": message(
-                    "EnrichedArticle", "enriched-article.schema.json", "An enriched article event.", {}
+                    "EnrichedArticle",
+                    "enriched-article.schema.json",
+                    "An enriched article event.",
+                    _cloud_event("enriched", CE_SOURCE_ENRICH),
                 ),
                 "DuplicateArticle": message(
                     "DuplicateArticle",
                     "canonical-article.schema.json",
                     "A canonical article whose dedupe.relation is redelivery, stale or near_duplicate.",
-                    {},
+                    _cloud_event("duplicate", CE_SOURCE_INGEST),
                 ),
                 "DeadLetter": message(
                     "DeadLetter",
@@ -142,6 +178,22 @@ def _asyncapi() -> dict[str, Any]:
                     {
                         "dlq-reason": {"type": "string", "description": "Stable reason code (ReasonCode)."},
                         "dlq-stage": {"type": "string"},
+                        **_cloud_event(
+                            "dead_letter",
+                            CE_SOURCE_INGEST,
+                            ce_source={
+                                **_COMMON_HEADERS["ce_source"],
+                                "enum": [CE_SOURCE_INGEST, CE_SOURCE_ENRICH],
+                            },
+                            ce_id={
+                                "type": "string",
+                                "description": (
+                                    "The raw record's topic/partition/offset, plus /item_index for one "
+                                    "item of a multi-item document: stable across redeliveries."
+                                ),
+                            },
+                            ce_subject={"type": "string", "description": "The raw record's coordinates."},
+                        ),
                     },
                 ),
             }

@@ -115,7 +115,7 @@ class Service:
         self.group_id = (
             f"{settings.kafka.group_id}.enrich" if self.stage == Stage.ENRICH else settings.kafka.group_id
         )
-        self.delivery = Delivery(settings, metrics, self.group_id)
+        self.delivery = Delivery(settings, metrics, health, self.group_id, pipeline.tracing)
         # A held partition first waits the store's own retry pause, then backs off from there.
         self.book = PartitionBook(
             metrics, settings.dedupe.unavailable_retry_seconds, settings.pipeline.retry_max_seconds
@@ -218,6 +218,7 @@ class Service:
             ):
                 self.book.refresh_lag(consumer)
             self.metrics.in_flight.set(self.book.in_flight())
+            self.health.held_partitions = len(self.book.holds)
             if limits.max_records is not None and summary.records >= limits.max_records:
                 break
             if (

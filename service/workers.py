@@ -48,6 +48,7 @@ from .models import RecordMeta
 from .observability import Metrics, configure_logging
 from .prepare import MEMORY_BUDGET_MESSAGE, Prepared, Preparer, warm_up
 from .settings import EnrichSettings, Settings, Stage
+from .tracing import setup_tracing
 
 log = structlog.get_logger("wire_ingest.workers")
 
@@ -123,7 +124,7 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
                 control.close()
                 service_end.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _serve(worker_end, preparer, settings.pipeline.worker_memory_mb)
+                _serve(worker_end, preparer, settings)
             finally:
                 os._exit(0)
         worker_end.close()
@@ -140,14 +141,23 @@ def _enricher(settings: EnrichSettings) -> Enricher:
     return load_enricher(settings)
 
 
-def _serve(sock: socket.socket, preparer: Preparer, memory_mb: int) -> None:
+def _serve(sock: socket.socket, preparer: Preparer, settings: Settings) -> None:
     """A worker's life: answer one job at a time until the service closes the socket.
 
     Each answer carries the CPU seconds the job took, so the service can export the
-    CPU its workers spend (its own process metrics cannot see them).
+    CPU its workers spend (its own process metrics cannot see them). Tracing is set up
+    here, after the fork: the exporter's thread would not survive one.
     """
+    preparer.tracing = setup_tracing(settings.tracing)
     if _STATM.exists():
-        _cap_address_space(memory_mb)
+        _cap_address_space(settings.pipeline.worker_memory_mb)
+    try:
+        _answer(sock, preparer)
+    finally:
+        preparer.tracing.shutdown()  # exports what is buffered
+
+
+def _answer(sock: socket.socket, preparer: Preparer) -> None:
     while True:
         frame = _read_frame_blocking(sock)
         if frame is None:
@@ -164,11 +174,17 @@ def _serve(sock: socket.socket, preparer: Preparer, memory_mb: int) -> None:
             prepared = Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker")
         del frame, value
         try:
-            reply = pickle.dumps((prepared, _cpu_seconds() - started), protocol=pickle.HIGHEST_PROTOCOL)
+            reply = pickle.dumps(
+                (prepared, _cpu_seconds() - started, _peak_rss_bytes()), protocol=pickle.HIGHEST_PROTOCOL
+            )
         except MemoryError:  # pickling a huge result
             too_large = Prepared.failed(ReasonCode.TOO_LARGE, MEMORY_BUDGET_MESSAGE, "worker")
-            reply = pickle.dumps((too_large, _cpu_seconds() - started))
+            reply = pickle.dumps((too_large, _cpu_seconds() - started, _peak_rss_bytes()))
         _send_frame_blocking(sock, reply)
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 def _cpu_seconds() -> float:
@@ -266,6 +282,7 @@ class WorkerPool:
         self._replacing: set[asyncio.Future[None]] = set()
         self._zygote = _Zygote(settings)
         self._closed = False
+        self.peak_rss_bytes = 0  # the largest any worker grew to, after the first record it served
         self._starting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._starting.set_result(None)
 
@@ -314,9 +331,12 @@ class WorkerPool:
         # If nobody awaits the job any more, its WorkerLostError is expected, not "never retrieved".
         job.add_done_callback(lambda done: done.cancelled() or done.exception())
         reply = await asyncio.shield(job)
-        result, cpu_seconds = pickle.loads(reply)
+        result, cpu_seconds, peak_rss = pickle.loads(reply)
         assert isinstance(result, Prepared)
         self._metrics.worker_cpu.inc(cpu_seconds)
+        if peak_rss > self.peak_rss_bytes:
+            self.peak_rss_bytes = peak_rss
+            self._metrics.worker_peak_rss.set(peak_rss)
         return result
 
     async def _run(self, worker: _Worker, payload: bytes) -> bytes:
@@ -383,3 +403,4 @@ class WorkerPool:
         self._all.clear()
         self._metrics.workers.set(0)
         await self._zygote.close()
+        log.info("workers_stopped", peak_rss_bytes=self.peak_rss_bytes)

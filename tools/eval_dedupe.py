@@ -27,6 +27,13 @@ Two measurements:
    true positive when it joins its original's story; every other
    NEAR_DUPLICATE is a false positive. Precision, recall, and whether any hard
    negative pair was merged.
+
+Fit and held-out: every story is in one half (crc32 of its headline, as in
+eval_enrich); a reprint counts in its original's half, a false positive in the
+half of the story that was wrongly merged. With --stream-thresholds, the stream
+runs once per threshold, the threshold is chosen on the fit half (best recall
+with precision >= 0.99) and the held-out half's figures at that threshold are
+the ones to report.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import random
 import re
 import sys
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,6 +64,16 @@ from service.settings import DedupeBackend, DedupeSettings
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ARTICLES = Path("eval") / "reuters21578" / "articles.jsonl"
 MIN_WORDS = 15
+TARGET_PRECISION = 0.99
+TARGET_RECALL = 0.96
+
+
+HALVES = ("fit half", "held-out half")
+
+
+def half(doc: Doc) -> str:
+    """The half a story's reprints and false positives count in (crc32 of its headline, as eval_enrich)."""
+    return HALVES[zlib.crc32(doc.headline.encode("utf-8")) % 2]
 
 
 @dataclass(frozen=True)
@@ -272,6 +290,8 @@ async def stream(
     events.sort(key=lambda e: (e[0], e[1], e[2].item_id))
     story_of: dict[int, str] = {}
     event_of: dict[int, str] = {}
+    half_of = {doc.newid: half(doc) for doc in background}
+    counts = {h: {"tp": 0, "fp": 0, "reprints": 0} for h in HALVES}
     tp = fp = missed = 0
     missed_by_change: dict[str, int] = defaultdict(int)
     total_by_change: dict[str, int] = defaultdict(int)
@@ -285,15 +305,19 @@ async def stream(
             event_of[int(article.item_id)] = out.event_id
             if relation is Relation.NEAR_DUPLICATE:
                 fp += 1
+                counts[half_of[int(article.item_id)]]["fp"] += 1
                 false_pairs.append((article.item_id, out.duplicate_of or "", out.dedupe.similarity or 0.0))
             continue
         for change in changes:
             total_by_change[change] += 1
+        counts[half_of[original]]["reprints"] += 1
         if relation is Relation.NEAR_DUPLICATE and out.story_id == story_of.get(original):
             tp += 1
+            counts[half_of[original]]["tp"] += 1
         else:
             if relation is Relation.NEAR_DUPLICATE:
                 fp += 1
+                counts[half_of[original]]["fp"] += 1
             missed += 1
             for change in changes:
                 missed_by_change[change] += 1
@@ -311,7 +335,17 @@ async def stream(
         f"({len(events) / elapsed:.0f}/s)"
     )
     print(f"NEAR_DUPLICATE: tp={tp} fp={fp} missed={missed}")
-    print(f"precision={precision:.4f} recall={recall:.4f}")
+    print(f"precision={precision:.4f} recall={recall:.4f} (both halves)")
+    result: dict[str, float] = {"precision": precision, "recall": recall}
+    for name in HALVES:
+        c = counts[name]
+        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        r = c["tp"] / c["reprints"] if c["reprints"] else 1.0
+        result[f"{name} precision"], result[f"{name} recall"] = p, r
+        print(
+            f"  {name}: precision={p:.4f} recall={r:.4f} "
+            f"(tp {c['tp']}, fp {c['fp']}, reprints {c['reprints']})"
+        )
     print(f"hard-negative pairs merged: {merged}/{len(negatives)}")
     print(
         "recall by change: "
@@ -322,7 +356,8 @@ async def stream(
     for item, dup, sim in false_pairs[:5]:
         print(f"  false positive: background {item} -> {dup} (similarity {sim})")
     await dedupe.close()
-    return {"precision": precision, "recall": recall, "merged": merged}
+    result["merged"] = merged
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7],
         )
     thresholds = [float(t) for t in args.stream_thresholds.split(",") if t] or [args.threshold]
-    ok = True
+    results: dict[float, dict[str, float]] = {}
     for threshold in thresholds:
         settings = DedupeSettings(
             backend=DedupeBackend.MEMORY,
@@ -383,9 +418,25 @@ def main(argv: list[str] | None = None) -> int:
             threshold=threshold,
             window_days=1e6,  # the corpus spans months; keep every story comparable
         )
-        result = asyncio.run(stream(settings, background, reprints, negatives))
-        ok = ok and result["precision"] >= 0.99 and result["recall"] >= 0.95
-    print("\ntargets (precision >= 0.99, recall >= 0.95):", "met" if ok else "NOT met")
+        results[threshold] = asyncio.run(stream(settings, background, reprints, negatives))
+    # The threshold is chosen on the fit half only: best recall with precision >= 0.99, else best precision.
+    fit = [(t, r) for t, r in results.items() if r["fit half precision"] >= TARGET_PRECISION]
+    chosen, _ = (
+        max(fit, key=lambda tr: (tr[1]["fit half recall"], -tr[0]))
+        if fit
+        else max(results.items(), key=lambda tr: tr[1]["fit half precision"])
+    )
+    held = results[chosen]
+    print(
+        f"\nchosen on the fit half: threshold {chosen} (fit P {results[chosen]['fit half precision']:.4f} "
+        f"R {results[chosen]['fit half recall']:.4f}); held-out half: precision "
+        f"{held['held-out half precision']:.4f} recall {held['held-out half recall']:.4f}"
+    )
+    ok = held["held-out half precision"] >= TARGET_PRECISION and held["held-out half recall"] >= TARGET_RECALL
+    print(
+        f"targets on the held-out half (precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL}):",
+        "met" if ok else "NOT met",
+    )
     return 0
 
 

@@ -4,7 +4,9 @@ Salience is the share of the article's country evidence that points at a country
 each mention weighs by its kind (a name counts more than a city), a mention in the
 headline counts double, a dateline adds a fixed bonus; the best country scores 1.0.
 Role: `dateline` when the country is in the dateline, `subject` when it is in the
-headline or has salience >= SUBJECT_SALIENCE, otherwise `mentioned`.
+headline, has salience >= SUBJECT_SALIENCE, or is led (on the article's date) by a
+leader who is a subject of the story, otherwise `mentioned`. Such a leader is also
+evidence of kind "leader" for the country, and the mention lists their QIDs in `leaders`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .gazetteer import (
 from .matcher import Hit
 from .trusted import trusted
 
+LEADER = "leader"  # evidence from a subject leader of the story, not from a place name
 WEIGHTS = {
     DATELINE_STATE: 0.5,
     "name": 1.0,
@@ -36,7 +39,7 @@ WEIGHTS = {
     CAPITAL: 0.8,
     CITY: 0.6,
     STATE: 0.5,
-    "leader": 0.5,
+    LEADER: 0.5,
 }
 HEADLINE_FACTOR = 2.0
 DATELINE_BONUS = 3.0
@@ -143,8 +146,11 @@ def _within(hit: Hit, span: tuple[int, int]) -> bool:
     return span[0] <= hit.start < span[1]
 
 
-def summarize(items: list[Evidence], headline_end: int) -> list[CountryMention]:
-    """One CountryMention per country, most salient first."""
+def summarize(
+    items: list[Evidence], headline_end: int, led_by: dict[str, tuple[str, ...]] | None = None
+) -> list[CountryMention]:
+    """One CountryMention per country, most salient first; `led_by`: country -> its subject leaders' QIDs."""
+    led_by = led_by or {}
     tallies: dict[str, _Tally] = {}
     for item in items:
         if item.alpha2 not in CODES:
@@ -172,7 +178,7 @@ def summarize(items: list[Evidence], headline_end: int) -> list[CountryMention]:
         salience = round(tally.score / top, 3)
         if tally.in_dateline:
             role = CountryRole.DATELINE
-        elif tally.in_headline or salience >= SUBJECT_SALIENCE:
+        elif tally.in_headline or salience >= SUBJECT_SALIENCE or alpha2 in led_by:
             role = CountryRole.SUBJECT
         else:
             role = CountryRole.MENTIONED
@@ -190,6 +196,7 @@ def summarize(items: list[Evidence], headline_end: int) -> list[CountryMention]:
                     "in_dateline": tally.in_dateline,
                     "salience": salience,
                     "role": role,
+                    "leaders": led_by.get(alpha2, ()),
                 },
             )
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention
+from ..datelines import lead_dateline
+from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention, LeaderRole
 from ..settings import EnrichSettings
-from .countries import Evidence, evidence, summarize
+from .codes import CODES
+from .countries import LEADER, Evidence, evidence, summarize
 from .gazetteer import country_forms, load_geodata
 from .leaders import LeaderResolver, build_people, leader_forms
 from .matcher import Matcher
@@ -15,8 +17,10 @@ from .registry import Registry, load_registry
 from .trusted import trusted
 
 # Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
-ENRICHER_VERSION = "enrich-1.1"  # 1.1: leader salience and article_role
+# 1.1: leader salience and article_role; 1.2: subject leaders name their country (CountryMention.leaders)
+ENRICHER_VERSION = "enrich-1.2"
 SEPARATOR = "\n\n"
+LEAD_SCAN = 200  # a dateline opening the body is shorter than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +72,45 @@ class Enricher:
         skip: set[int] = set()
         extra: list[Evidence] = []
         dateline_text = _dateline_text(dateline, located)
+        lead_start = len(headline) + len(SEPARATOR) + len(body) - len(body.lstrip())
         if dateline_text:
             # A dateline repeated at the start of the body is read once, by the dateline matcher.
             offset = -1
-            if body.lstrip().startswith(dateline_text):
-                offset = len(headline) + len(SEPARATOR) + body.index(dateline_text)
-                end = offset + len(dateline_text)
+            written = dateline.text if dateline is not None else dateline_text
+            if body.lstrip().startswith(written):
+                offset = len(headline) + len(SEPARATOR) + body.index(written)
+                end = offset + len(written)
                 skip = {i for i, h in enumerate(hits) if offset <= h.start < end}
+                lead = lead_dateline(text[offset : offset + LEAD_SCAN])
+                if lead is not None:
+                    lead_start = offset + lead.end
             dateline_hits = self._dateline_matcher.scan(dateline_text)
             extra = evidence(dateline_hits, when, set(), (0, len(dateline_text)), offset)
         main = evidence(hits, when, skip, (0, 0), 0)
         countries = {e.alpha2 for e in main + extra}
-        leaders, consumed = self._leaders.resolve(text, hits, when, countries, len(headline))
+        leaders, consumed = self._leaders.resolve(
+            text, hits, when, countries, len(headline), lead_start=lead_start
+        )
         if consumed:
             main = [e for e in main if e.hit not in consumed]
-        return Analysis(tuple(summarize(main + extra, len(headline))), tuple(leaders))
+        led_by = _led_by(leaders)
+        if led_by:
+            # A subject leader in office names the country they lead: "President Reagan telephoned ...".
+            main += [
+                Evidence(m.country, LEADER, m.first_offset, in_dateline=False)
+                for m in leaders
+                if m.country in led_by and m.wikidata_id in led_by[m.country]
+            ]
+        return Analysis(tuple(summarize(main + extra, len(headline), led_by)), tuple(leaders))
+
+
+def _led_by(leaders: list[LeaderMention]) -> dict[str, tuple[str, ...]]:
+    """Country -> the QIDs of the subject leaders in office there on the article's date."""
+    out: dict[str, tuple[str, ...]] = {}
+    for mention in leaders:
+        if mention.article_role is LeaderRole.SUBJECT and mention.in_office and mention.country in CODES:
+            out[mention.country] = (*out.get(mention.country, ()), mention.wikidata_id)
+    return out
 
 
 ENRICHER_FIELDS = frozenset(("countries", "leaders", "registry_version", "enricher_version"))
@@ -102,8 +130,10 @@ def _dateline_text(dateline: Dateline | None, located: str | None) -> str:
     if dateline is None:
         return located or ""
     parts = [dateline.text]
+    written = dateline.text.casefold()
     for extra in (dateline.city, dateline.country):
-        if extra and extra not in dateline.text:
+        # "LONDON, Ontario" has its city already: appending "London" would make it the qualifier.
+        if extra and extra.casefold() not in written:
             parts.append(extra)
     return ", ".join(p for p in parts if p)
 

@@ -94,7 +94,8 @@ class GeoData:
 
     countries: dict[str, Any]
     us_states: dict[str, Any]
-    # folded city name -> (its most populous city, that population, the next largest population)
+    # folded city name -> (its most populous city, that population, the largest population of a
+    # namesake in another country)
     largest_cities: dict[str, tuple[dict[str, Any], int, int]]
 
 
@@ -107,7 +108,9 @@ def load_geodata() -> GeoData:
     for name, cities in by_name.items():
         if len(cities) > 1:
             cities.sort(key=lambda c: -int(str(c["population"])))
-        runner_up = int(str(cities[1]["population"])) if len(cities) > 1 else 0
+        # Namesakes in the same country do not make the country ambiguous ("Portland").
+        others = [c for c in cities[1:] if c["countrycode"] != cities[0]["countrycode"]]
+        runner_up = int(str(others[0]["population"])) if others else 0
         largest[name] = (cities[0], int(str(cities[0]["population"])), runner_up)
     return GeoData(geo.get_countries(), geo.get_us_states(), largest)
 
@@ -125,6 +128,13 @@ def _variants() -> list[tuple[str, str, str]]:
     text = resources.files("service").joinpath("data", "country_variants.csv").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     return [(row["form"], row["alpha2"], row["kind"]) for row in csv.DictReader(lines)]
+
+
+def _dateline_cities() -> list[tuple[str, str]]:
+    """Cities agencies file from whose name alone the population rule cannot place (see the CSV)."""
+    text = resources.files("service").joinpath("data", "dateline_cities.csv").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return [(row["city"], row["alpha2"]) for row in csv.DictReader(lines)]
 
 
 def _country_names() -> list[tuple[str, str]]:
@@ -175,6 +185,9 @@ def country_forms(
         else:
             add(name, alpha2, NAME)
     taken.update(("georgia", "congo"))
+    if dateline:
+        for city, alpha2 in _dateline_cities():
+            add(city, alpha2, CITY, Case.CAPITALIZED)
     geo = geo or load_geodata()
     for state in geo.us_states.values():
         if state["name"] != "Georgia":

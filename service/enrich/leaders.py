@@ -180,16 +180,24 @@ class LeaderResolver:
         self._country_weight = country_weight
 
     def resolve(
-        self, text: str, hits: list[Hit], when: date, countries: set[str], headline_end: int
+        self,
+        text: str,
+        hits: list[Hit],
+        when: date,
+        countries: set[str],
+        headline_end: int,
+        *,
+        lead_start: int = -1,
     ) -> tuple[list[LeaderMention], set[int]]:
         """Leaders found, and the indexes of hits read as a person ("Jordan" in "Vernon Jordan").
 
-        `text` is the headline (up to `headline_end`), a separator and the body.
+        `text` is the headline (up to `headline_end`), a separator and the body;
+        `lead_start` is where the lead starts after a dateline opening the body (-1: none).
         """
         article, consumed = self.find(text, hits, when, countries)
         if not article.found:
             return [], consumed
-        return _mentions(article, headline_end), consumed
+        return _mentions(article, headline_end, lead_start), consumed
 
     def find(self, text: str, hits: list[Hit], when: date, countries: set[str]) -> tuple[_Article, set[int]]:
         article = _Article(text, hits, when, countries)
@@ -299,7 +307,7 @@ class LeaderResolver:
         article.found[person.key] = _Found(person, term, term.in_office(when), offset, how, [phrase])
 
 
-def _mentions(article: _Article, headline_end: int) -> list[LeaderMention]:
+def _mentions(article: _Article, headline_end: int, lead_start: int) -> list[LeaderMention]:
     credited = credits_other(article.text[:headline_end])
     # Everyone recognised counts as another person in the headline, QID or not.
     in_headline = [min(f.phrases) < headline_end for f in article.found.values()]
@@ -310,7 +318,9 @@ def _mentions(article: _Article, headline_end: int) -> list[LeaderMention]:
         # mistaken for someone else) but never published.
         if not f.person.wikidata_id:
             continue
-        found = evidence(article.text, headline_end, f.phrases, headliners > headlined, credited)
+        found = evidence(
+            article.text, headline_end, f.phrases, headliners > headlined, credited, lead_start=lead_start
+        )
         value, role = salience(score(found))
         out.append(
             trusted(

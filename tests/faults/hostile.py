@@ -632,10 +632,13 @@ class HostileRun:
     leaks: list[str] = field(default_factory=list)  # outputs holding the XXE secret
     wrong_reasons: list[str] = field(default_factory=list)  # must-reject items with an unexpected reason
     stalled_partitions: list[str] = field(default_factory=list)  # committed offset short of the end
+    oversized_outputs: list[str] = field(default_factory=list)  # messages over pipeline.max_message_bytes
+    reassignments: int = 0  # partition assignments after the first: a record must never cause one
+    worker_peak_rss_bytes: int = 0  # the largest worker process, from the service's last log line
 
     def problems(self) -> list[str]:
         found = self.report.problems(allow_redeliveries=False)
-        for name in ("invalid_events", "leaks", "wrong_reasons", "stalled_partitions"):
+        for name in ("invalid_events", "leaks", "wrong_reasons", "stalled_partitions", "oversized_outputs"):
             values: list[str] = getattr(self, name)
             if values:
                 found.append(f"{name} ({len(values)}): {values[:5]}")
@@ -643,6 +646,10 @@ class HostileRun:
             found.append("the service exited before it was told to stop")
         if self.exit_code != 0:
             found.append(f"exit code {self.exit_code} on SIGTERM")
+        if self.reassignments:
+            found.append(
+                f"{self.reassignments} rebalance(s) while one member ran alone: a record cost the membership"
+            )
         return found
 
     def figures(self) -> dict[str, Any]:
@@ -652,6 +659,9 @@ class HostileRun:
             "seconds": round(self.seconds, 1),
             "exit_code_on_sigterm": self.exit_code,
             "peak_rss_mb": round(self.peak_rss_bytes / MB, 1),
+            "worker_peak_rss_mb": round(self.worker_peak_rss_bytes / MB, 1),
+            "oversized_outputs": len(self.oversized_outputs),
+            "reassignments": self.reassignments,
             "dead_letter_reasons": dict(self.reasons.most_common()),
             "by_family": {
                 name: dict(counts.most_common()) for name, counts in sorted(self.by_family.items())
@@ -695,6 +705,11 @@ def _judge(
     for topic, model in models.items():
         for record in dumps[topic]:
             value = record.value or b""
+            size = (
+                len(value) + len(record.key or b"") + sum(len(k) + len(v or b"") for k, v in record.headers)
+            )
+            if size > settings.pipeline.max_message_bytes:
+                run.oversized_outputs.append(f"{topic}@{record.partition}:{record.offset}: {size} bytes")
             if secret in value:
                 run.leaks.append(f"{topic}@{record.partition}:{record.offset}")
             try:
@@ -763,4 +778,9 @@ async def run_hostile(
     )
     _judge(result, items, dumps, settings, secret)
     result.stalled_partitions = await committed_short_of_end(settings, dumps[settings.topics.raw])
+    events = service.log_events()
+    assigned = [e for e in events if e.get("event") == "partitions_assigned"]
+    result.reassignments = max(0, len(assigned) - 1)
+    stopped = [e for e in events if e.get("event") == "workers_stopped"]
+    result.worker_peak_rss_bytes = int(stopped[-1].get("peak_rss_bytes", 0)) if stopped else 0
     return result

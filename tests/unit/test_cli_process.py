@@ -32,7 +32,7 @@ def test_every_input_becomes_json_lines_and_exit_code_zero() -> None:
     ]
     for line in lines:
         assert set(line) == {"topic", "key", "headers", "value"}
-        assert line["headers"]["schema-version"] == "1.0"
+        assert line["headers"]["schema-version"] == "1.1"
     enriched = lines[1]["value"]
     assert enriched["headline"] == "Xi meets with Azerbaijani President Aliyev"
     assert lines[1]["key"] == enriched["story_id"]

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 import service.delivery
 from service.delivery import Delivery
-from service.observability import Metrics
+from service.observability import Health, Metrics
 from service.retry import Backoff
 from service.settings import Settings
 
@@ -36,7 +36,8 @@ async def test_a_producer_that_cannot_start_is_stopped_not_leaked(monkeypatch: p
     settings = Settings.model_validate(
         {"kafka": {"bootstrap_servers": f"127.0.0.1:{_closed_port()}", "request_timeout_ms": 1000}}
     )
-    delivery = Delivery(settings, Metrics(CollectorRegistry()), "g")
+    health = Health()
+    delivery = Delivery(settings, Metrics(CollectorRegistry()), health, "g")
     for _ in range(3):
         with pytest.raises(KafkaError):
             await delivery._renew_producer()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,18 @@ def _wire_ingest_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in compose["services"].items() if svc.get("image") == WIRE_INGEST_IMAGE}
 
 
-def _env(service: dict[str, Any]) -> dict[str, str]:
+_INTERPOLATION = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def _env(service: dict[str, Any], shell: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment as compose passes it: `${VAR:-default}` from `shell` (default: unset)."""
     environment = service.get("environment", {})
     assert isinstance(environment, dict), "use the mapping form of `environment` so merges stay readable"
-    return {key: str(value) for key, value in environment.items()}
+    values = shell or {}
+    return {
+        key: _INTERPOLATION.sub(lambda m: values.get(m.group(1)) or m.group(2), str(value))
+        for key, value in environment.items()
+    }
 
 
 def _settings_from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
@@ -173,7 +182,9 @@ def test_scrape_config_targets_the_compose_services_on_the_metrics_port(
     [job] = [job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"] if job["job_name"] == SCRAPE_JOB]
     [discovery] = job["dns_sd_configs"]
     long_running = {
-        name: svc for name, svc in _wire_ingest_services(compose).items() if svc.get("command") is None
+        name: svc
+        for name, svc in _wire_ingest_services(compose).items()
+        if svc.get("command") in (None, ["run"])
     }
     assert set(discovery["names"]) == set(long_running)
     for service in long_running.values():
@@ -376,6 +387,39 @@ def test_compose_runs_the_stages_as_the_issue_describes(monkeypatch: pytest.Monk
     assert services["ingest"]["depends_on"]["topics-init"]["condition"] == "service_completed_successfully"
 
 
+def test_docker_compose_config_accepts_the_tracing_profile() -> None:
+    """`docker-compose --profile tracing config` loads the file with the Jaeger service in it."""
+    binary = Path(sys.executable).parent / "docker-compose"
+    command = [str(binary), "--project-directory", str(REPO_ROOT), "-f", str(COMPOSE_FILE)]
+    result = _run([*command, "--profile", "tracing", "config", "--services"])
+    assert result.returncode == 0, result.stderr
+    assert "jaeger" in result.stdout.split()
+    without = _run([*command, "config", "--services"])
+    assert without.returncode == 0, without.stderr
+    assert "jaeger" not in without.stdout.split()
+
+
+def test_compose_tracing_is_off_unless_asked_and_then_exports_to_jaeger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tracing stays off by default; WIRE_INGEST_TRACING_ENABLED=true sends OTLP to the jaeger service."""
+    compose = _compose()
+    jaeger = compose["services"]["jaeger"]
+    assert jaeger["profiles"] == ["tracing"]
+    assert jaeger["image"].startswith("jaegertracing/all-in-one:")
+    assert jaeger["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    for name, service in _wire_ingest_services(compose).items():
+        assert "jaeger" not in service.get("depends_on", {}), f"{name} must run without the profile"
+        assert _settings_from_env(monkeypatch, _env(service)).tracing.enabled is False, name
+        tracing = _settings_from_env(
+            monkeypatch, _env(service, {"WIRE_INGEST_TRACING_ENABLED": "true"})
+        ).tracing
+        assert tracing.enabled is True, name
+        endpoint = urlsplit(tracing.otlp_endpoint)
+        assert (endpoint.hostname, endpoint.path) == ("jaeger", "/v1/traces")
+        assert str(endpoint.port) in jaeger["expose"]  # 4318: OTLP over HTTP
+
+
 def test_compose_ports_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each service exposes its settings' metrics port; the bootstrap address is a Kafka listener."""
     compose = _compose()
@@ -388,7 +432,7 @@ def test_compose_ports_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> No
     for name, service in _wire_ingest_services(compose).items():
         settings = _settings_from_env(monkeypatch, _env(service))
         assert settings.kafka.bootstrap_servers in advertised, name
-        if service.get("command") is None:
+        if service.get("command") in (None, ["run"]):
             assert str(settings.observability.http_port) in service["expose"], name
     assert str(Settings().observability.http_port) in {
         command.value[0] for command in _dockerfile_stage() if command.cmd == "EXPOSE"
@@ -473,3 +517,26 @@ def test_dockerfile_healthcheck_follows_healthz(alive: bool, expected_exit: int)
     finally:
         endpoint.stop()
     assert result.returncode == expected_exit, result.stderr
+
+
+def test_compose_replicas_name_themselves_after_their_host(tmp_path: Path) -> None:
+    """The compose entrypoint gives each replica its host name as instance name (unique
+    transactional ids), keeps an explicit override, and passes the command on."""
+    service = _compose()["services"]["ingest"]
+    assert service["command"] == ["run"]
+    shell, flag, script, name = service["entrypoint"]
+    fake = tmp_path / "wire-ingest"
+    fake.write_text('#!/bin/sh\necho "$WIRE_INGEST_PIPELINE__INSTANCE_NAME $*"\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    script = script.replace("$$", "$")  # compose's escape for a literal $
+    ran = subprocess.run(
+        [shell, flag, script, name, *service["command"]], env=env, capture_output=True, text=True, check=True
+    )
+    hostname = subprocess.run(["hostname"], capture_output=True, text=True, check=True).stdout.strip()
+    assert ran.stdout.split() == [hostname, "run"]
+    env["WIRE_INGEST_PIPELINE__INSTANCE_NAME"] = "ingest-7"
+    ran = subprocess.run(
+        [shell, flag, script, name, "run"], env=env, capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.split() == ["ingest-7", "run"]

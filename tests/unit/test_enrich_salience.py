@@ -165,6 +165,17 @@ def test_evidence_classifies_mentions_by_position() -> None:
     assert body_only.other_actor
 
 
+def test_a_mention_opening_the_lead_is_a_subject_alone() -> None:
+    """The phrase at `lead_start` (after a dateline, or first in the body) weighs 3: a subject by itself."""
+    text = "TRADE RIGHTS ENDED\n\nWASHINGTON, March 2 - President Reagan ended the trade rights."
+    lead_start = text.index("President")
+    found = evidence(text, len("TRADE RIGHTS ENDED"), [lead_start], False, False, lead_start=lead_start)
+    assert found == Evidence(lead=1)
+    assert salience(score(found))[1] is LeaderRole.SUBJECT
+    elsewhere = evidence(text, len("TRADE RIGHTS ENDED"), [lead_start], False, False)
+    assert salience(score(elsewhere))[1] is LeaderRole.MENTIONED
+
+
 def test_score_and_salience() -> None:
     """The score is the documented weighted sum, never below zero; salience is score / 6, capped at 1."""
     assert score(Evidence(headline=1)) == SUBJECT_SCORE

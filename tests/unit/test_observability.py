@@ -88,3 +88,15 @@ def test_bound_children_count_into_the_labelled_series() -> None:
     value = registry.get_sample_value("wire_ingest_outcomes_total", {"kind": "published", "reason": "new"})
     assert value == 2
     assert metrics.child(metrics.outcomes, "duplicate", "new") is not first
+
+
+def test_waiting_for_an_error_to_heal_is_alive_but_not_ready() -> None:
+    """Held partitions or a delivery being retried: /healthz stays up (no restart), /readyz goes down."""
+    health = Health(connected=True, assigned_partitions=3)
+    health.heartbeat()
+    assert health.is_ready()
+    health.held_partitions = 1
+    assert health.is_alive() and not health.is_ready()
+    health.held_partitions = 0
+    health.delivery_retrying = True
+    assert health.is_alive() and not health.is_ready()
