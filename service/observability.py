@@ -157,7 +157,7 @@ class Metrics:
         )
         self.retries = Counter(
             f"{ns}_retries_total",
-            "Waits before retrying an error that can heal: cause is store|produce|commit.",
+            "Waits before retrying an error that can heal: cause is store|produce|poll.",
             ["cause"],
             registry=registry,
         )

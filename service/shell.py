@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 
 from .delivery import Delivery, Finished, make_producer, quietly
 from .errors import StoreUnavailableError
@@ -38,6 +39,7 @@ from .models import RecordMeta
 from .observability import Health, Metrics
 from .partitions import InFlight, PartitionBook
 from .pipeline import Pipeline
+from .retry import Backoff
 from .settings import Settings, Stage
 
 log = structlog.get_logger("wire_ingest.shell")
@@ -124,6 +126,9 @@ class Service:
         self._taken = 0  # records taken from Kafka and not dropped (for RunLimits.max_records)
         self._stopping = False
         self._last_poll = time.monotonic()
+        self._poll_backoff = Backoff(
+            settings.pipeline.retry_initial_seconds, settings.pipeline.retry_max_seconds
+        )
         self._keepalive_seconds = settings.kafka.max_poll_interval_ms / 1000 / 3
 
     def _make_consumer(self) -> AIOKafkaConsumer:
@@ -169,6 +174,7 @@ class Service:
                 input_topic=self.input_topic,
                 group_id=self.group_id,
                 delivery=self.settings.pipeline.delivery.value,
+                transactional_id=self.settings.transactional_id() if self.delivery.transactional else None,
                 workers=self.settings.pipeline.workers,
             )
             await self._loop(consumer, stop, limits, summary)
@@ -249,7 +255,17 @@ class Service:
                 consumer.resume(*(tp for tp in consumer.assignment() if tp not in paused))
                 self._last_poll = time.monotonic()
             return 0
-        batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=room)
+        try:
+            batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=room)
+        except KafkaError as error:
+            # The group coordinator or a broker answered with an error (e.g. a failed SyncGroup):
+            # the consumer rejoins on its next poll. Wait, and never let it end the service.
+            self.metrics.retries.labels("poll").inc()
+            delay = self._poll_backoff.next_delay()
+            log.warning("poll_failed_retrying", error=repr(error), retry_in=round(delay, 3))
+            await asyncio.sleep(delay)
+            return 0
+        self._poll_backoff.reset()
         self._last_poll = time.monotonic()
         count = 0
         for tp, records in batch.items():

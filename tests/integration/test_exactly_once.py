@@ -105,8 +105,13 @@ async def test_aborted_transaction_leaves_no_duplicate(
 async def test_two_instances_in_exactly_once_mode_do_not_fence_each_other(
     cluster: MockCluster, unique: str, tmp_path: Path
 ) -> None:
-    """Two replicas with no transactional_id configured get one each (from their instance
-    names), so neither fences the other: no ProducerFenced, every item delivered."""
+    """Two replicas with no transactional_id configured run with one each (from their instance
+    names) and deliver every item between them.
+
+    The mock cluster does not fence a producer whose transactional id another one took over
+    (checked: with equal instance names this run passes too), so what is pinned here is the
+    id each running instance used, from its start-up log line; the fencing itself needs
+    Apache Kafka (KAFKA_BOOTSTRAP_SERVERS)."""
     items = make_inputs(unique, 120, seed=7)
     common = mock_config(
         cluster,
@@ -125,11 +130,6 @@ async def test_two_instances_in_exactly_once_mode_do_not_fence_each_other(
         )
         for name in ("ingest-a", "ingest-b")
     ]
-    ids = {
-        settings_of({**common, "pipeline": {**common["pipeline"], "instance_name": n}}).transactional_id()
-        for n in ("ingest-a", "ingest-b")
-    }
-    assert len(ids) == 2
     async with OutputTail(
         settings, settings.topics.outputs(), isolation_level="read_committed", check_crcs=False
     ) as tail:
@@ -146,8 +146,16 @@ async def test_two_instances_in_exactly_once_mode_do_not_fence_each_other(
                 service.kill()
 
     committed = await check(settings, items, isolation_level="read_committed", check_crcs=False)
-    events = [event for service in services for event in service.log_events()]
-    fenced = [e for e in events if "Fenced" in str(e.get("error", "")) or "Fenced" in str(e.get("event", ""))]
-    record_figures("exactly_once_two_instances", {**committed.summary(), "fenced_errors": len(fenced)})
-    assert fenced == []
+    used = [
+        event["transactional_id"]
+        for service in services
+        for event in service.log_events()
+        if event.get("event") == "service_started"
+    ]
+    record_figures("exactly_once_two_instances", {**committed.summary(), "transactional_ids": used})
+    expected = {
+        settings_of({**common, "pipeline": {**common["pipeline"], "instance_name": name}}).transactional_id()
+        for name in ("ingest-a", "ingest-b")
+    }
+    assert len(used) == 2 and set(used) == expected, used
     assert committed.problems(allow_redeliveries=True) == []
