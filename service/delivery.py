@@ -183,7 +183,7 @@ class Delivery:
         except BaseException:
             self.metrics.commits.labels("failed").inc()
             raise
-        self.metrics.commits.labels("ok").inc()
+        self.metrics.child(self.metrics.commits, "ok").inc()
 
     async def _produce_all(self, round_: list[Finished], acked: set[tuple[int, int]]) -> None:
         """Send what is not acknowledged yet and await it; the first error that can heal is raised."""
@@ -223,7 +223,7 @@ class Delivery:
                     healable = error
                 continue
             acked.add(ident)
-            self.metrics.messages_produced.labels(topic).inc()
+            self.metrics.child(self.metrics.messages_produced, topic).inc()
         if refused:
             for index in refused:
                 self._refuse(round_[index], acked, index)

@@ -76,8 +76,10 @@ class _FastIdentifier:
         scores = self.scores(text)
         if scores is None:
             return [(str(c), float(v)) for c, v in self._identifier.rank(text)]
-        order = np.argsort(-scores, kind="stable")
-        return [(self._classes[int(i)], float(scores[i])) for i in order]
+        # One tolist() each instead of a numpy scalar per language (97 of them).
+        values = scores.tolist()
+        classes = self._classes
+        return [(classes[i], values[i]) for i in np.argsort(-scores, kind="stable").tolist()]
 
     def scores(self, text: str) -> npt.NDArray[np.float32] | None:
         """Raw per-language scores, or None when the text has no feature of the model."""
@@ -154,6 +156,19 @@ ALIASES = {"wuu": "zh", "yue": "zh", "no": "nb"}
 MIN_MARGIN = 2.0
 
 
+def _has_letters(text: str, count: int) -> bool:
+    """At least `count` letters in `text`, a CJK character counting CJK_LETTER_WEIGHT (see
+    there); stops at the count, usually a few dozen characters in."""
+    if count <= 0:
+        return True
+    for char in text:
+        if char.isalpha():
+            count -= CJK_LETTER_WEIGHT if _is_cjk(char) else 1
+            if count <= 0:
+                return True
+    return False
+
+
 def detect_language(
     text: str,
     languages: frozenset[str] = WIRE_LANGUAGES,
@@ -165,7 +180,7 @@ def detect_language(
     Unsure: fewer than `min_letters` letters, or the best allowed language within
     `min_margin` (raw log-score) of the next one.
     """
-    if _letters(text) < min_letters:
+    if not _has_letters(text, min_letters):
         return UNDETERMINED
     ranked: list[tuple[str, float]] = []
     seen: set[str] = set()
@@ -185,8 +200,3 @@ def detect_language(
 def _is_cjk(char: str) -> bool:
     point = ord(char)
     return 0x3040 <= point <= 0x30FF or 0x3400 <= point <= 0x9FFF or 0xAC00 <= point <= 0xD7AF
-
-
-def _letters(text: str) -> int:
-    """Letters in `text`, a CJK character counting CJK_LETTER_WEIGHT (see there)."""
-    return sum(CJK_LETTER_WEIGHT if _is_cjk(c) else 1 for c in text if c.isalpha())

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO, cast
+from typing import Any, TextIO, TypeVar, cast
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import structlog
@@ -30,6 +30,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import __version__
 
+M = TypeVar("M", Counter, Gauge, Histogram)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -170,6 +171,17 @@ class Metrics:
             "Unix time of the last committed batch (or idle poll): the loop is alive.",
             registry=registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, looked up once: `labels()` validates and locks on every call,
+        which the per-record path pays several times per record. Not for metrics whose label
+        sets are removed (consumer lag): a removed child would keep counting unseen."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return cast(M, found)
 
 
 # ---------------------------------------------------------------- health

@@ -24,10 +24,11 @@ import structlog
 
 from .dedupe.deduplicator import Fingerprint
 from .errors import ReasonCode, RecordError, StoreUnavailableError, WorkerLostError
-from .models import CanonicalArticle, EnrichedArticle, RecordMeta
+from .models import CanonicalArticle, RecordMeta
 from .observability import Metrics
 from .prepare import EnricherLike, Prepared, PreparedItem, Preparer
 from .route import (
+    Enrichment,
     Failure,
     Outbound,
     Outcome,
@@ -36,7 +37,8 @@ from .route import (
     message_size,
     outcome_of,
     route_canonical,
-    route_enriched,
+    route_enrichment,
+    to_json,
 )
 from .settings import Settings, Stage
 from .tracing import NO_TRACING, Carrier, Tracing
@@ -143,13 +145,15 @@ class Pipeline:
         for item in prepared.items:
             try:
                 decided = await self.deduplicator.decide(item.article, item.fingerprint)
-                self.metrics.items_by_source.labels(decided.source, decided.lineage.format.value).inc()
-                self.metrics.source_last_item.labels(decided.source).set(time.time())
-                outbound = [route_canonical(decided, self.topics)]
-                if item.enriched is not None and is_published(decided):
-                    enriched = _with_decision(item.enriched, decided)
-                    self._count_entities(enriched)
-                    outbound.append(route_enriched(enriched, self.topics))
+                self.metrics.child(
+                    self.metrics.items_by_source, decided.source, decided.lineage.format.value
+                ).inc()
+                self.metrics.child(self.metrics.source_last_item, decided.source).set(time.time())
+                canonical = route_canonical(decided, self.topics)
+                outbound = [canonical]
+                if item.enrichment is not None and is_published(decided):
+                    self._count_entities(item.enrichment)
+                    outbound.append(route_enrichment(decided, canonical.value, item.enrichment, self.topics))
                 self._add(result, outbound, outcome_of(decided), failures)
             except StoreUnavailableError:
                 raise
@@ -165,9 +169,10 @@ class Pipeline:
         result = RecordResult()
         failures = list(prepared.failures)
         for item in prepared.items:
-            assert item.enriched is not None
-            self._count_entities(item.enriched)
-            self._add(result, [route_enriched(item.enriched, self.topics)], None, failures)
+            assert item.enrichment is not None
+            self._count_entities(item.enrichment)
+            message = route_enrichment(item.article, to_json(item.article), item.enrichment, self.topics)
+            self._add(result, [message], None, failures)
         self._dead_letter(result, failures, value, record)
         return result
 
@@ -212,15 +217,15 @@ class Pipeline:
 
     def _observe(self, prepared: Prepared) -> None:
         for stage, seconds in prepared.timings:
-            self.metrics.stage_latency.labels(stage).observe(seconds)
+            self.metrics.child(self.metrics.stage_latency, stage).observe(seconds)
 
-    def _count_entities(self, enriched: EnrichedArticle) -> None:
-        self.metrics.enrich_coverage.labels("country").inc(len(enriched.countries))
-        self.metrics.enrich_coverage.labels("leader").inc(len(enriched.leaders))
-        if not enriched.countries:
-            self.metrics.enriched_without_entities.labels("country").inc()
-        if not enriched.leaders:
-            self.metrics.enriched_without_entities.labels("leader").inc()
+    def _count_entities(self, enrichment: Enrichment) -> None:
+        self.metrics.child(self.metrics.enrich_coverage, "country").inc(enrichment.countries)
+        self.metrics.child(self.metrics.enrich_coverage, "leader").inc(enrichment.leaders)
+        if not enrichment.countries:
+            self.metrics.child(self.metrics.enriched_without_entities, "country").inc()
+        if not enrichment.leaders:
+            self.metrics.child(self.metrics.enriched_without_entities, "leader").inc()
 
     # ------------------------------------------------------------ both halves
 
@@ -240,18 +245,6 @@ def _failure_order(failure: Failure) -> tuple[int, int]:
     if failure.error.reason == ReasonCode.TOO_MANY_ITEMS:
         return (1, 0)
     return (2, failure.error.item_index)
-
-
-def _with_decision(enriched: EnrichedArticle, decided: CanonicalArticle) -> EnrichedArticle:
-    """The enrichment computed before the dedupe decision, with the decision's fields."""
-    return enriched.model_copy(
-        update={
-            "story_id": decided.story_id,
-            "supersedes": decided.supersedes,
-            "duplicate_of": decided.duplicate_of,
-            "dedupe": decided.dedupe,
-        }
-    )
 
 
 __all__ = ["Pipeline", "PreparedItem", "RecordResult"]

@@ -30,7 +30,7 @@ from .ids import sha256_hex
 from .models import CanonicalArticle, DeadLetterStage, EnrichedArticle, ParsedItem, RecordMeta, WireFormat
 from .normalize import normalize
 from .parse import parse
-from .route import HEADER_REDRIVEN, HEADER_REPLAY, HEADER_SOURCE, Failure
+from .route import HEADER_REDRIVEN, HEADER_REPLAY, HEADER_SOURCE, Enrichment, Failure, enrichment_of, to_json
 from .settings import Settings, Stage
 from .tracing import NO_TRACING, Carrier, SpanScope, Tracing
 
@@ -55,7 +55,7 @@ class PreparedItem:
 
     article: CanonicalArticle
     fingerprint: Fingerprint | None = None
-    enriched: EnrichedArticle | None = None
+    enrichment: Enrichment | None = None
 
 
 @dataclass(slots=True)
@@ -141,10 +141,10 @@ class Preparer:
                     with self._timed("fingerprint", prepared):
                         fingerprinted = fingerprint(article, self.settings.dedupe)
                     stage = "enrich"
-                    enriched = self._enrich(article, prepared) if self._enrich_ahead else None
+                    enrichment = self._enrich(article, prepared) if self._enrich_ahead else None
                     stage = "route"
-                    self._check_size(enriched or article)
-                    prepared.items.append(PreparedItem(article, fingerprinted, enriched))
+                    self._check_size(article, enrichment)
+                    prepared.items.append(PreparedItem(article, fingerprinted, enrichment))
                 except Exception as error:
                     prepared.failures.append(_failure(error, stage, record, item.item_index))
         except Exception as error:
@@ -158,26 +158,26 @@ class Preparer:
             prepared = Prepared()
             try:
                 article = CanonicalArticle.model_validate_json(value)
-                enriched = self._enrich(article, prepared)
-                self._check_size(enriched)
-                prepared.items.append(PreparedItem(article, None, enriched))
+                enrichment = self._enrich(article, prepared)
+                self._check_size(article, enrichment)
+                prepared.items.append(PreparedItem(article, None, enrichment))
             except Exception as error:
                 prepared.failures.append(_failure(error, "enrich", record, None))
             _describe(span, prepared)
             prepared.trace = self.tracing.carrier()
         return prepared
 
-    def _enrich(self, article: CanonicalArticle, prepared: Prepared) -> EnrichedArticle:
+    def _enrich(self, article: CanonicalArticle, prepared: Prepared) -> Enrichment:
         assert self.enricher is not None
         with self._timed("enrich", prepared):
-            return self.enricher.enrich(article)
+            return enrichment_of(self.enricher.enrich(article))
 
-    def _check_size(self, article: CanonicalArticle) -> None:
+    def _check_size(self, article: CanonicalArticle, enrichment: Enrichment | None) -> None:
         """Refuse an event that cannot be produced, before the store records it as published."""
         if len(article.body_text) < _SIZE_CHECK_MIN_CHARS:
             return
         # The dedupe block, story id and supersedes add well under 1 KB after this point.
-        size = len(article.__pydantic_serializer__.to_json(article)) + 1_024
+        size = len(to_json(article)) + (len(enrichment.json) if enrichment else 0) + 1_024
         limit = self.settings.pipeline.max_message_bytes
         if size > limit:
             raise RecordError(

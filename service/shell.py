@@ -274,8 +274,8 @@ class Service:
                 value = record.value or b""
                 prepared = asyncio.ensure_future(self.pipeline.prepare(value, meta))
                 self.book.add(tp, InFlight(record, meta, prepared))
-                self.metrics.records_consumed.labels(record.topic).inc()
-                self.metrics.bytes_consumed.labels(record.topic).inc(len(value))
+                self.metrics.child(self.metrics.records_consumed, record.topic).inc()
+                self.metrics.child(self.metrics.bytes_consumed, record.topic).inc(len(value))
                 count += 1
         if count:
             self.metrics.batch_size.observe(count)
@@ -356,7 +356,7 @@ class Service:
             for message in finished.result.outbound:
                 summary.produced[message.topic] = summary.produced.get(message.topic, 0) + 1
             for outcome in finished.result.outcomes:
-                self.metrics.outcomes.labels(outcome.kind, outcome.reason).inc()
+                self.metrics.child(self.metrics.outcomes, outcome.kind, outcome.reason).inc()
                 summary.outcomes[outcome.kind] = summary.outcomes.get(outcome.kind, 0) + 1
         self.metrics.dedupe_state_stories.set(self.pipeline.deduplicator.state_size())
         self.book.refresh_lag(consumer)

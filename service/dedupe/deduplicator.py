@@ -40,13 +40,19 @@ class Fingerprint:
 
     signature: Signature | None
     numbers: bytes
+    # The LSH band keys of the signature (none without one): computed with the signature, so
+    # that the shell, which takes the decision, does not spend its CPU on them.
+    band_keys: tuple[int, ...] = ()
 
 
 def fingerprint(article: CanonicalArticle, settings: DedupeSettings) -> Fingerprint:
-    """The MinHash signature and the number mask of an article's text; pure."""
+    """The MinHash signature, its band keys and the number mask of an article's text; pure."""
     text = article_text(article)
     sig = signature(text, shingle_size=settings.shingle_size, num_perm=settings.num_perm)
-    return Fingerprint(sig, number_mask(text))
+    if sig is None:
+        return Fingerprint(None, number_mask(text))
+    bands = tuple(band_keys(sig, lsh_params(settings.threshold, settings.num_perm)))
+    return Fingerprint(sig, number_mask(text), bands)
 
 
 class Deduplicator:
@@ -68,6 +74,7 @@ class Deduplicator:
         key = item_key(article)
         sig: Signature | None = known.signature if known else None
         numbers = known.numbers if known else b""
+        bands = known.band_keys if known else ()
         sig_done = known is not None
         for _ in range(_MAX_ATTEMPTS):
             snapshot = await self._store.snapshot(article.event_id, key)
@@ -80,10 +87,10 @@ class Deduplicator:
             seen: frozenset[str] = frozenset()
             if (outcome is None or indexes_content(outcome)) and not sig_done:
                 computed = fingerprint(article, self._settings)
-                sig, numbers, sig_done = computed.signature, computed.numbers, True
+                sig, numbers, bands, sig_done = computed.signature, computed.numbers, computed.band_keys, True
             if outcome is None:
                 if sig is not None:
-                    checked = tuple(band_keys(sig, self._params))
+                    checked = bands or tuple(band_keys(sig, self._params))
                     found = await self._store.candidates(checked)
                     # After its event record was evicted, a story must not match itself.
                     candidates = [c for c in found if c.event_id != article.event_id]
@@ -95,7 +102,15 @@ class Deduplicator:
                     outcome = decide_by_content(article, None)
             if await self._store.commit(
                 self._write(
-                    article, key, snapshot, outcome, sig=sig, numbers=numbers, checked=checked, seen=seen
+                    article,
+                    key,
+                    snapshot,
+                    outcome,
+                    sig=sig,
+                    numbers=numbers,
+                    bands=bands,
+                    checked=checked,
+                    seen=seen,
                 )
             ):
                 return outcome.apply(article)
@@ -112,6 +127,7 @@ class Deduplicator:
         *,
         sig: Signature | None,
         numbers: bytes,
+        bands: tuple[int, ...],
         checked: tuple[int, ...],
         seen: frozenset[str],
     ) -> Write:
@@ -122,7 +138,7 @@ class Deduplicator:
                 event_id=article.event_id,
                 story_id=outcome.story_id,
                 signature=sig,
-                band_keys=checked or tuple(band_keys(sig, self._params)),
+                band_keys=bands or checked or tuple(band_keys(sig, self._params)),
                 versioncreated=created,
                 numbers=numbers,
             )

@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
 
 Signature = npt.NDArray[np.uint32]
 
@@ -52,8 +51,12 @@ def shingles(text: str, size: int) -> set[bytes]:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """datasketch's affine32 parameters (a, b) for `num_perm`, drawn from SEED as datasketch draws them."""
-    a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+    """datasketch's affine32 parameters (a, b) for `num_perm`, drawn from SEED as datasketch draws them
+    (MinHash._init_permutations; a unit test compares both). Not imported from datasketch: its
+    import pulls in scipy, a second of start-up for two arrays."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     # As columns: the (num_perm, shingles) product is then reduced along its contiguous axis.
     return np.asarray(a, dtype=np.uint32)[:, None].copy(), np.asarray(b, dtype=np.uint32)[:, None].copy()
 

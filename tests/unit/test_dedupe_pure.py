@@ -27,6 +27,7 @@ from service.dedupe.index import BandIndex
 from service.dedupe.minhash import (
     SCHEME,
     SEED,
+    _permutations,
     band_key_matrix,
     band_keys,
     estimated_jaccard,
@@ -94,6 +95,15 @@ def test_signature_equals_datasketch_affine32_over_the_shingle_hashes() -> None:
             reference.update_batch(shingle_hashes(text, size))
             assert ours is not None
             assert np.array_equal(ours, reference.hashvalues)
+
+
+def test_permutations_are_datasketchs_own() -> None:
+    """The (a, b) parameters drawn without importing datasketch are the ones datasketch draws."""
+    for perms in (1, 64, 128, 256):
+        a, b = _permutations(perms)
+        expected_a, expected_b = MinHash(num_perm=perms, seed=SEED, scheme=SCHEME).permutations
+        assert a.dtype == np.uint32 and np.array_equal(a[:, 0], expected_a)
+        assert np.array_equal(b[:, 0], expected_b)
 
 
 def test_signature_values_are_pinned() -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from service.dedupe import Deduplicator, MemoryStore, SqliteStore
 from service.dedupe.decide import Candidate, Snapshot
+from service.dedupe.deduplicator import fingerprint
+from service.dedupe.minhash import band_keys, lsh_params
 from service.dedupe.samples import (
     RESULTS_ACME,
     RESULTS_ACME_REPRINT,
@@ -335,3 +337,17 @@ async def test_two_instances_racing_on_one_record_agree() -> None:
     assert results[0] == results[1]
     assert results[0].dedupe.relation is Relation.NEW
     assert store.size() == 1
+
+
+def test_fingerprint_carries_the_band_keys_of_its_signature() -> None:
+    """A worker's fingerprint holds the band keys the store would compute from the signature,
+    so the shell can skip them; a text without words has neither."""
+    settings = DedupeSettings(backend=DedupeBackend.MEMORY)
+    article = make_article(body="Talks on the grain corridor resumed in Istanbul on Tuesday.")
+    known = fingerprint(article, settings)
+    assert known.signature is not None
+    assert known.band_keys == tuple(
+        band_keys(known.signature, lsh_params(settings.threshold, settings.num_perm))
+    )
+    empty = fingerprint(make_article(headline="!!", body="--"), settings)
+    assert empty.signature is None and empty.band_keys == ()

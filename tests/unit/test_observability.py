@@ -77,6 +77,19 @@ def test_every_log_line_is_json_library_warnings_included(capsys: pytest.Capture
     assert lines[1]["value"] == 1
 
 
+def test_bound_children_count_into_the_labelled_series() -> None:
+    """A child looked up once through Metrics.child counts into the same series as labels()."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    first = metrics.child(metrics.outcomes, "published", "new")
+    assert metrics.child(metrics.outcomes, "published", "new") is first
+    first.inc()
+    metrics.outcomes.labels("published", "new").inc()
+    value = registry.get_sample_value("wire_ingest_outcomes_total", {"kind": "published", "reason": "new"})
+    assert value == 2
+    assert metrics.child(metrics.outcomes, "duplicate", "new") is not first
+
+
 def test_waiting_for_an_error_to_heal_is_alive_but_not_ready() -> None:
     """Held partitions or a delivery being retried: /healthz stays up (no restart), /readyz goes down."""
     health = Health(connected=True, assigned_partitions=3)

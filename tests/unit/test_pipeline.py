@@ -130,3 +130,19 @@ async def test_ingest_stage_publishes_no_enriched_events() -> None:
     assert [m.topic for m in enriched.outbound] == ["articles.enriched"]
     garbage = enricher_pipeline.process_canonical(b'{"not": "an article"}', _record())
     assert [orjson.loads(m.value)["reason"] for m in garbage.outbound] == ["schema_violation"]
+
+
+async def test_enriched_event_is_the_decided_enriched_model_byte_for_byte() -> None:
+    """The enriched event spliced from the canonical JSON and the worker's enrichment bytes is
+    exactly what serializing the whole EnrichedArticle (with the dedupe decision) gives."""
+    settings = _settings()
+    enricher = load_enricher(settings.enrich)
+    deduplicator = await open_deduplicator(settings.dedupe)
+    pipeline = Pipeline(settings, deduplicator, enricher, Metrics(CollectorRegistry()))
+    result = await pipeline.process_raw(SEED.read_bytes(), _record())
+    canonical, enriched = result.outbound
+    decided = CanonicalArticle.model_validate_json(canonical.value)
+    whole = enricher.enrich(decided)
+    assert whole.countries, "the seed story names countries: the splice is tested on a non-empty list"
+    assert enriched.value == whole.model_dump_json().encode()
+    assert EnrichedArticle.model_validate_json(enriched.value) == whole

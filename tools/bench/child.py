@@ -33,6 +33,8 @@ from service.shell import RunLimits, make_producer
 _CONTEXT = multiprocessing.get_context("spawn")
 _ready: Event | None = None  # set in the child when its consumer has partitions
 _cpu_at_ready = 0.0  # the child's CPU seconds when it got partitions: start-up, left out of per-record CPU
+_launched = 0.0  # the parent's time.time() just before it started this process
+_startup_s = float("nan")  # process start -> partitions assigned (ready to consume)
 
 
 def _cpu_seconds() -> float:
@@ -41,9 +43,10 @@ def _cpu_seconds() -> float:
 
 
 def _signal_ready() -> None:
-    global _cpu_at_ready  # noqa: PLW0603 - set once, when the run starts consuming
+    global _cpu_at_ready, _startup_s  # noqa: PLW0603 - set once, when the run starts consuming
     if _ready is not None and not _ready.is_set():
         _cpu_at_ready = _cpu_seconds()
+        _startup_s = time.time() - _launched
         _ready.set()
 
 
@@ -149,9 +152,12 @@ async def service(settings: Settings, total: int) -> tuple[list[tuple[float, flo
     return histogram.samples, float(metrics.worker_cpu._value.get())
 
 
-def _main(kind: str, config: dict[str, Any], total: int, ready: Event, results: Any) -> None:
-    global _ready  # noqa: PLW0603 - the one way the rebalance callback reaches the parent's event
-    _ready = ready
+def _main(
+    kind: str, config: dict[str, Any], total: int, ready: Event, results: Any, *, launched: float
+) -> None:
+    # The one way the rebalance callback reaches the parent's event and the launch time.
+    global _ready, _launched
+    _ready, _launched = ready, launched
     configure_logging("WARNING", "json")
     settings = Settings.model_validate(config)
     started = time.perf_counter()
@@ -169,6 +175,9 @@ def _main(kind: str, config: dict[str, Any], total: int, ready: Event, results: 
             # The shell's own CPU after start-up, and what its workers spent on records.
             "shell_cpu_s": usage.ru_utime + usage.ru_stime - _cpu_at_ready,
             "worker_cpu_s": worker_cpu_s,
+            # Interpreter start, imports, settings, worker pool, group join: until partitions are assigned.
+            "startup_s": _startup_s,
+            "startup_cpu_s": _cpu_at_ready,
         }
     )
 
@@ -185,11 +194,13 @@ class ChildRun:
         self.ready = _CONTEXT.Event()
         self._results = _CONTEXT.Queue()
         # Not a daemon: the service starts worker processes of its own (`result` kills a stray run).
-        self._process = _CONTEXT.Process(
-            target=_main, args=(self.kind, self.config, self.total, self.ready, self._results)
-        )
 
     def start(self) -> ChildRun:
+        self._process = _CONTEXT.Process(
+            target=_main,
+            args=(self.kind, self.config, self.total, self.ready, self._results),
+            kwargs={"launched": time.time()},
+        )
         self._process.start()
         return self
 

@@ -126,6 +126,7 @@ def saturation(
     rss: dict[str, list[float]] = {kind: [] for kind in kinds}
     shell_cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     worker_cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+    startup: dict[str, list[float]] = {kind: [] for kind in kinds}
     for _ in range(repetitions):
         for kind in kinds:
             label = kind.partition(":")[0]
@@ -137,12 +138,14 @@ def saturation(
             rss[kind].append(result["peak_rss_mib"])
             shell_cpu[kind].append(1000 * result["shell_cpu_s"] / len(records))
             worker_cpu[kind].append(1000 * result["worker_cpu_s"] / len(records))
+            startup[kind].append(result["startup_s"])
     return {
         kind: {
             "records_per_s": Summary.of(rates[kind]),
             "peak_rss_mib": Summary.of(rss[kind]),
             "shell_cpu_ms_per_record": Summary.of(shell_cpu[kind]),
             "worker_cpu_ms_per_record": Summary.of(worker_cpu[kind]),
+            "startup_s": Summary.of(startup[kind]),
         }
         for kind in kinds
     }
