@@ -78,9 +78,13 @@ class PartitionBook:
         heads = [queue[0].prepared for queue in self.queues.values() if queue]
         if heads and not any(head.done() for head in heads):
             await asyncio.wait(heads, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        pending = [i.prepared for queue in self.queues.values() for i in queue if not i.prepared.done()]
-        if pending and linger > 0 and any(head.done() for head in heads):
-            await asyncio.wait(pending, timeout=linger, return_when=asyncio.ALL_COMPLETED)
+        if linger > 0 and any(head.done() for head in heads) and self._any_pending():
+            # A plain sleep: waiting on every pending future would add and remove a callback
+            # on each of up to max_batch_records futures per round.
+            await asyncio.sleep(linger)
+
+    def _any_pending(self) -> bool:
+        return any(not i.prepared.done() for queue in self.queues.values() for i in queue)
 
     def drop(self, tp: TopicPartition) -> int:
         """Forget a partition's records in flight (they stay uncommitted); how many there were."""
