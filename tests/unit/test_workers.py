@@ -30,7 +30,9 @@ META = RecordMeta(topic="wire.raw", partition=0, offset=0)
 
 
 def long_ninjs(megabytes: float, seed: int = 1) -> bytes:
-    """A valid ninjs item whose body is `megabytes` of distinct words: seconds of CPU, ~100 MB of RAM."""
+    """A valid ninjs item whose body is `megabytes` of distinct words: about 0.15 s of CPU per MB
+    (mostly its MinHash signature) and ~25 MB of RAM per MB. Budgets in the tests are set
+    several times below or above that, never close to it."""
     rng = random.Random(seed)
     vocabulary = [f"w{i}" for i in range(5000)]
     paragraphs = [
@@ -60,7 +62,7 @@ def _settings(**pipeline: object) -> Settings:
 async def test_a_record_past_its_time_budget_kills_only_its_worker() -> None:
     """A record running past record_timeout_seconds loses its worker; the pool answers the next record."""
     metrics = Metrics(CollectorRegistry())
-    pool = WorkerPool(_settings(record_timeout_seconds=1.0), metrics)
+    pool = WorkerPool(_settings(record_timeout_seconds=0.5), metrics)
     pool.start()
     await pool.wait_started()
     try:
@@ -102,7 +104,7 @@ async def test_a_worker_killed_from_outside_is_retried_once_on_a_fresh_worker() 
     pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
     try:
         [worker] = pool._all
-        slow = asyncio.ensure_future(pipeline.prepare(long_ninjs(2), META))
+        slow = asyncio.ensure_future(pipeline.prepare(long_ninjs(8), META))  # ~1 s of CPU
         await asyncio.sleep(0.2)  # the record is in the worker (or queued for it): either way it dies
         os.kill(worker.pid, signal.SIGKILL)
         prepared = await slow
@@ -132,10 +134,11 @@ async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crash
 
     try:
         kills = asyncio.ensure_future(killer())
-        prepared = await pipeline.prepare(long_ninjs(6), META)
+        raw = long_ninjs(10)  # ~1.5 s of CPU: both kills land while it is in a worker
+        prepared = await pipeline.prepare(raw, META)
         await kills
         assert [failure.error.reason.value for failure in prepared.failures] == ["worker_crashed"]
-        result = await pipeline.finish(prepared, long_ninjs(6), META)
+        result = await pipeline.finish(prepared, raw, META)
         [letter] = [orjson.loads(m.value) for m in result.outbound]
         assert (letter["reason"], letter["stage"]) == ("worker_crashed", "worker")
         again = await pipeline.prepare(SMALL, META)
