@@ -59,6 +59,16 @@ def _settings(**pipeline: object) -> Settings:
     )
 
 
+async def _one_worker_pipeline() -> tuple[WorkerPool, Pipeline, Metrics]:
+    """A started one-worker pool with no time budget to speak of, and a pipeline using it."""
+    settings = _settings(workers=1, record_timeout_seconds=120)
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(settings, metrics)
+    pool.start()
+    await pool.wait_started()
+    return pool, Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool), metrics
+
+
 async def test_a_record_past_its_time_budget_kills_only_its_worker() -> None:
     """A record running past record_timeout_seconds loses its worker; the pool answers the next record."""
     metrics = Metrics(CollectorRegistry())
@@ -96,12 +106,7 @@ async def test_a_record_past_the_memory_budget_is_too_large_and_the_worker_lives
 
 async def test_a_worker_killed_from_outside_is_retried_once_on_a_fresh_worker() -> None:
     """A worker that dies under a record (not of it) costs a retry, not a dead letter."""
-    settings = _settings(workers=1, record_timeout_seconds=120)
-    metrics = Metrics(CollectorRegistry())
-    pool = WorkerPool(settings, metrics)
-    pool.start()
-    await pool.wait_started()
-    pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
+    pool, pipeline, metrics = await _one_worker_pipeline()
     try:
         [worker] = pool._all
         slow = asyncio.ensure_future(pipeline.prepare(long_ninjs(8), META))  # ~1 s of CPU
@@ -116,12 +121,7 @@ async def test_a_worker_killed_from_outside_is_retried_once_on_a_fresh_worker() 
 
 async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crashed() -> None:
     """A record whose worker dies on both tries becomes worker_crashed; the pool serves the next record."""
-    settings = _settings(workers=1, record_timeout_seconds=120)
-    metrics = Metrics(CollectorRegistry())
-    pool = WorkerPool(settings, metrics)
-    pool.start()
-    await pool.wait_started()
-    pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
+    pool, pipeline, metrics = await _one_worker_pipeline()
 
     async def killer() -> None:
         # Kill whichever worker holds the record, twice (the retry runs on the replacement).
@@ -138,6 +138,7 @@ async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crash
         prepared = await pipeline.prepare(raw, META)
         await kills
         assert [failure.error.reason.value for failure in prepared.failures] == ["worker_crashed"]
+        assert metrics.worker_restarts.labels("crash")._value.get() == 2
         result = await pipeline.finish(prepared, raw, META)
         [letter] = [orjson.loads(m.value) for m in result.outbound]
         assert (letter["reason"], letter["stage"]) == ("worker_crashed", "worker")
