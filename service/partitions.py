@@ -120,10 +120,6 @@ class PartitionBook:
         if self.holds.pop(tp, None) is not None:
             self.metrics.held_partitions.set(len(self.holds))
 
-    def is_held(self, tp: TopicPartition) -> bool:
-        held = self.holds.get(tp)
-        return held is not None and held.until > time.monotonic()
-
     # ------------------------------------------------------------ assignment and lag
 
     def assign(self, assigned: list[TopicPartition]) -> None:

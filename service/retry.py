@@ -39,9 +39,5 @@ class Backoff:
         # Never below a tenth of the initial pause: a zero draw would retry in a tight loop.
         return max(self._initial / 10, self._rng.uniform(0, ceiling))
 
-    @property
-    def attempts(self) -> int:
-        return self._attempts
-
     def reset(self) -> None:
         self._attempts = 0
