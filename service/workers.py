@@ -114,7 +114,8 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
     configure_logging(observability.log_level, observability.log_format)
     needs_enricher = settings.pipeline.stage in (Stage.ALL, Stage.ENRICH)
     preparer = Preparer(settings, _enricher(settings.enrich) if needs_enricher else None)
-    warm_up(preparer)
+    if not _preloaded(settings.enrich):
+        warm_up(preparer)  # the fork server's warm-up already built the process-wide state
     _send_frame_blocking(control, _READY)
     while control.recv(1):
         service_end, worker_end = socket.socketpair()
@@ -132,11 +133,16 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
         service_end.close()
 
 
+def _preloaded(settings: EnrichSettings) -> bool:
+    """Whether the fork server loaded (and warmed up) the enricher these settings ask for."""
+    warm = sys.modules.get("service.warm")
+    return warm is not None and settings == warm.DEFAULT_SETTINGS
+
+
 def _enricher(settings: EnrichSettings) -> Enricher:
     """The fork server's preloaded enricher when the settings match, else a fresh one."""
-    warm = sys.modules.get("service.warm")
-    if warm is not None and settings == warm.DEFAULT_SETTINGS:
-        enricher: Enricher = warm.DEFAULT_ENRICHER
+    if _preloaded(settings):
+        enricher: Enricher = sys.modules["service.warm"].DEFAULT_ENRICHER
         return enricher
     return load_enricher(settings)
 

@@ -27,6 +27,9 @@ from tests.unit.test_workers import long_ninjs
 
 pytestmark = pytest.mark.integration
 
+# Room for the multi-megabyte records these tests feed (the budgets under test are set apart).
+BIG_RECORDS = {"kafka": {"max_request_size": 20 * 2**20, "max_partition_fetch_bytes": 20 * 2**20}}
+
 GOOD = [
     (SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes(),
     (SAMPLES / "xinhua_xi_aliyev_samarkand.txt").read_bytes(),
@@ -104,7 +107,7 @@ async def test_a_record_past_its_time_budget_costs_only_itself(
         tmp_path,
         # ~2.5 s of CPU for the 15 MB record against 0.5 s; the small ones need ~10 ms.
         pipeline={"workers": 2, "record_timeout_seconds": 0.5, "max_item_bytes": 16 * 2**20},
-        kafka={"max_request_size": 20 * 2**20, "max_partition_fetch_bytes": 20 * 2**20},
+        **BIG_RECORDS,
     )
     await create(settings)
     slow = long_ninjs(15)
@@ -160,7 +163,7 @@ async def test_outputs_follow_input_order_when_workers_finish_out_of_order(
         tmp_path,
         topics={"partitions": 1},
         pipeline={"workers": 2, "max_item_bytes": 16 * 2**20, "record_timeout_seconds": 120},
-        kafka={"max_request_size": 20 * 2**20, "max_partition_fetch_bytes": 20 * 2**20},
+        **BIG_RECORDS,
     )
     await create(settings)
     samples = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".json", ".xml"))[:8]
