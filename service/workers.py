@@ -7,7 +7,8 @@ A process can also be killed when a record runs past its time budget, and its
 address space capped so that a record needing too much memory fails alone.
 
 Each worker serves one record at a time over a socket pair (a 4-byte length,
-then a pickle), so the shell can await many workers at once without a thread.
+then a pickle), so the shell can await many workers at once without a thread;
+the next record already waits in the socket when it answers.
 Workers are forked by a zygote: a process that loads the pipeline (modules,
 enricher) once and forks a warm worker on request, so a worker killed for its
 record is replaced in milliseconds while the other workers go on. The zygote
@@ -15,7 +16,8 @@ itself comes from multiprocessing's fork server, which keeps the modules
 (`_PRELOAD`) imported for every pool a process opens (tests open many).
 
 Budgets:
-- time: `pipeline.record_timeout_seconds` from hand-over to answer. Past it the
+- time: `pipeline.record_timeout_seconds` from the moment the worker can start
+  the record (hand-over, or its answer to the record before) to its answer. Past it the
   worker is killed (SIGKILL: a parser stuck in C code ignores anything softer)
   and replaced; the caller gets `WorkerLostError(timed_out=True)`.
 - memory: the worker's address space is capped at what it needs once loaded
@@ -36,9 +38,12 @@ import socket
 import struct
 import sys
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -60,6 +65,8 @@ _START_TIMEOUT_SECONDS = 120.0
 _PRELOAD = ["service.prepare", "service.enrich", "service.warm"]
 _STATM = Path("/proc/self/statm")
 _PID = struct.Struct("!q")
+# Records a worker holds at once: the one it works on and the next, waiting in its socket.
+_JOBS_PER_WORKER = 2
 
 
 # ---------------------------------------------------------------- inside the worker
@@ -201,21 +208,43 @@ def _cpu_seconds() -> float:
 # ---------------------------------------------------------------- in the service
 
 
+@dataclass(eq=False)
+class _Job:
+    """One record handed to the pool; `answer` gets the worker's reply or a WorkerLostError."""
+
+    payload: bytes
+    answer: asyncio.Future[bytes]
+
+
 @dataclass(eq=False)  # identity: a set holds the pool's workers
 class _Worker:
+    """A worker process as the service sees it: its socket and the jobs written to it, in order.
+
+    The worker reads its socket one frame at a time, so the first job of `jobs` is the one it
+    is working on and the others wait in the socket, unstarted.
+    """
+
     pid: int
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    jobs: deque[_Job] = field(default_factory=deque)
+    job_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    lost: bool = False
 
-    async def call(self, payload: bytes) -> bytes:
-        self.writer.write(_FRAME.pack(len(payload)) + payload)
-        await self.writer.drain()
+    def hand_over(self, job: _Job) -> None:
+        # No drain: at most _JOBS_PER_WORKER payloads wait in the transport's buffer.
+        self.writer.write(_FRAME.pack(len(job.payload)) + job.payload)
+        self.jobs.append(job)
+        self.job_arrived.set()
+
+    async def read_answer(self) -> bytes:
         header = await self.reader.readexactly(_FRAME.size)
         (size,) = _FRAME.unpack(header)
         return await self.reader.readexactly(size)
 
     async def kill(self) -> None:
         # SIGKILL: a parser stuck in C code ignores anything softer. The zygote's kernel reaps it.
+        self.lost = True
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.writer.close()
@@ -274,7 +303,13 @@ class _Zygote:
 
 
 class WorkerPool:
-    """`pipeline.workers` processes running `service.prepare.Preparer`, one record each at a time."""
+    """`pipeline.workers` processes running `service.prepare.Preparer`.
+
+    Each worker holds up to `_JOBS_PER_WORKER` records: the one it works on and the next,
+    already in its socket, so it starts that one the moment it has answered instead of
+    idling while the service reads the answer and picks a new record. Records wait in
+    `_backlog` in the order they came, and go to the least busy worker.
+    """
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         if settings.pipeline.workers < 1:
@@ -283,9 +318,9 @@ class WorkerPool:
         self._metrics = metrics
         self._size = settings.pipeline.workers
         self._timeout = settings.pipeline.record_timeout_seconds
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._backlog: deque[_Job] = deque()
         self._all: set[_Worker] = set()
-        self._replacing: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()  # answer readers and replacements
         self._zygote = _Zygote(settings)
         self._closed = False
         self.peak_rss_bytes = 0  # the largest any worker grew to, after the first record it served
@@ -321,22 +356,23 @@ class WorkerPool:
         )
 
     async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared:
-        """The CPU half for one record in the next free worker.
+        """The CPU half for one record in a worker.
 
-        Raises WorkerLostError when the worker died or ran out of time. A caller that is
-        cancelled (a partition revoked) does not cancel the job: the worker finishes it
-        and goes back to the pool, so it is never left with an unread answer.
+        Raises WorkerLostError when the worker died or ran out of time on this record. A
+        caller that is cancelled (a partition revoked) does not cancel the job: the worker
+        finishes it, so it is never left with an unread answer.
         """
         if not self._starting.done():
             await self.wait_started()
         elif self._starting.exception() is not None:
             await self._starting  # raises the start-up error
         payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
-        worker = await self._idle.get()
-        job = asyncio.ensure_future(self._run(worker, payload))
-        # If nobody awaits the job any more, its WorkerLostError is expected, not "never retrieved".
-        job.add_done_callback(lambda done: done.cancelled() or done.exception())
-        reply = await asyncio.shield(job)
+        job = _Job(payload, asyncio.get_running_loop().create_future())
+        # If nobody awaits the answer any more, its WorkerLostError is expected, not "never retrieved".
+        job.answer.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._backlog.append(job)
+        self._dispatch()
+        reply = await asyncio.shield(job.answer)
         result, cpu_seconds, peak_rss = pickle.loads(reply)
         assert isinstance(result, Prepared)
         self._metrics.worker_cpu.inc(cpu_seconds)
@@ -345,30 +381,58 @@ class WorkerPool:
             self._metrics.worker_peak_rss.set(peak_rss)
         return result
 
-    async def _run(self, worker: _Worker, payload: bytes) -> bytes:
-        try:
-            reply = await asyncio.wait_for(worker.call(payload), self._timeout)
-        except TimeoutError:
-            self._lose(worker, "timeout")
-            raise WorkerLostError(
-                f"no answer within pipeline.record_timeout_seconds ({self._timeout:g} s); worker killed",
-                timed_out=True,
-            ) from None
-        except (OSError, asyncio.IncompleteReadError) as error:
-            self._lose(worker, "crash")
-            raise WorkerLostError(f"the worker process died: {error!r}", timed_out=False) from None
-        self._idle.put_nowait(worker)
-        return reply
+    def _dispatch(self) -> None:
+        """Hand waiting jobs, oldest first, to the workers with room, least busy first."""
+        while self._backlog:
+            worker = min(self._all, key=lambda w: len(w.jobs), default=None)
+            if worker is None or len(worker.jobs) >= _JOBS_PER_WORKER:
+                return
+            worker.hand_over(self._backlog.popleft())
+
+    async def _read_answers(self, worker: _Worker) -> None:
+        """Answers of one worker, in the order its jobs were handed over.
+
+        A job's time budget starts when the worker can start it: at hand-over when the
+        worker was idle, else when it answered the job before.
+        """
+        while not worker.lost:
+            if not worker.jobs:
+                worker.job_arrived.clear()
+                await worker.job_arrived.wait()
+                continue
+            job = worker.jobs[0]
+            try:
+                reply = await asyncio.wait_for(worker.read_answer(), self._timeout)
+            except TimeoutError:
+                self._lose(worker, "timeout")
+                budget = f"pipeline.record_timeout_seconds ({self._timeout:g} s)"
+                _fail(job, WorkerLostError(f"no answer within {budget}; worker killed", timed_out=True))
+                return
+            except (OSError, asyncio.IncompleteReadError) as error:
+                self._lose(worker, "crash")
+                _fail(job, WorkerLostError(f"the worker process died: {error!r}", timed_out=False))
+                return
+            worker.jobs.popleft()
+            if not job.answer.done():
+                job.answer.set_result(reply)
+            self._dispatch()
 
     def _lose(self, worker: _Worker, cause: str) -> None:
-        """Kill a worker and fork its replacement in the background; the other workers go on."""
+        """Kill a worker and fork its replacement in the background; the other workers go on.
+
+        The jobs queued behind the one that cost the worker its life never started: they
+        go back to the front of the backlog, in order, for the other workers.
+        """
         self._metrics.worker_restarts.labels(cause).inc()
         log.warning("worker_lost", cause=cause, pid=worker.pid)
+        worker.lost = True
         self._all.discard(worker)
         self._metrics.workers.set(len(self._all))
-        task = asyncio.ensure_future(self._replace(worker))
-        self._replacing.add(task)
-        task.add_done_callback(self._replacing.discard)
+        worker.jobs.popleft()  # the one it was working on: failed by the caller of _lose
+        self._backlog.extendleft(reversed(worker.jobs))
+        worker.jobs.clear()
+        self._background(self._replace(worker))
+        self._dispatch()
 
     async def _replace(self, lost: _Worker) -> None:
         await lost.kill()
@@ -388,13 +452,17 @@ class WorkerPool:
 
     def _add(self, worker: _Worker) -> None:
         if self._closed:
-            task = asyncio.ensure_future(worker.kill())
-            self._replacing.add(task)
-            task.add_done_callback(self._replacing.discard)
+            self._background(worker.kill())
             return
         self._all.add(worker)
-        self._idle.put_nowait(worker)
         self._metrics.workers.set(len(self._all))
+        self._background(self._read_answers(worker))
+        self._dispatch()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         self._closed = True
@@ -402,11 +470,20 @@ class WorkerPool:
             self._starting.cancel()
         with contextlib.suppress(BaseException):
             await self._starting
-        for task in list(self._replacing):
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._replacing, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(worker.kill() for worker in self._all), return_exceptions=True)
+        closing = WorkerLostError("the worker pool was closed", timed_out=False)
+        for job in [*self._backlog, *(job for worker in self._all for job in worker.jobs)]:
+            _fail(job, closing)
+        self._backlog.clear()
         self._all.clear()
         self._metrics.workers.set(0)
         await self._zygote.close()
         log.info("workers_stopped", peak_rss_bytes=self.peak_rss_bytes)
+
+
+def _fail(job: _Job, error: WorkerLostError) -> None:
+    if not job.answer.done():
+        job.answer.set_exception(error)

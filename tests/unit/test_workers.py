@@ -163,3 +163,58 @@ async def test_a_cancelled_caller_leaves_the_worker_usable() -> None:
         assert headlines == {"Belarus and China agree to raise trade target"}
     finally:
         await pool.close()
+
+
+async def test_each_caller_gets_the_answer_to_its_own_record_when_records_queue_in_a_worker() -> None:
+    """With several records handed to one worker ahead of its answers, every answer reaches its caller."""
+    pool, _, _ = await _one_worker_pipeline()
+    try:
+        samples = sorted(path for path in SAMPLES.iterdir() if path.name.endswith((".json", ".xml", ".html")))
+        calls = [
+            pool.prepare("raw", path.read_bytes(), RecordMeta(topic="wire.raw", partition=0, offset=offset))
+            for offset, path in enumerate(samples)
+        ]
+        answers = await asyncio.gather(*calls)
+        for offset, answer in enumerate(answers):
+            assert {item.article.lineage.offset for item in answer.items} <= {offset}
+            assert answer.items or answer.failures
+        assert sum(len(answer.items) for answer in answers) > len(samples) // 2
+    finally:
+        await pool.close()
+
+
+async def test_a_records_time_budget_starts_when_its_worker_can_start_it() -> None:
+    """Records queued behind others in one worker are not charged for the wait: a dozen records of
+    ~0.2 s each under a 2 s budget all finish although together they take longer than the budget."""
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(_settings(workers=1, record_timeout_seconds=2), metrics)
+    pool.start()
+    await pool.wait_started()
+    try:
+        raws = [long_ninjs(1.5, seed) for seed in range(12)]
+        answers = await asyncio.gather(*(pool.prepare("raw", raw, META) for raw in raws))
+        reasons = {failure.error.reason.value for answer in answers for failure in answer.failures}
+        assert "processing_timeout" not in reasons
+        assert metrics.worker_restarts.labels("timeout")._value.get() == 0
+    finally:
+        await pool.close()
+
+
+async def test_records_queued_behind_a_record_that_times_out_are_served_by_the_replacement() -> None:
+    """Only the record that ran out of time fails; the records waiting in its worker's socket had not
+    started, so they go to the worker that replaces it."""
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(_settings(workers=1, record_timeout_seconds=0.5), metrics)
+    pool.start()
+    await pool.wait_started()
+    try:
+        slow = asyncio.ensure_future(pool.prepare("raw", long_ninjs(12), META))
+        small = [asyncio.ensure_future(pool.prepare("raw", SMALL, META)) for _ in range(3)]
+        with pytest.raises(WorkerLostError) as lost:
+            await slow
+        assert lost.value.timed_out
+        answers = await asyncio.gather(*small)
+        assert [len(answer.items) for answer in answers] == [1, 1, 1]
+        assert metrics.worker_restarts.labels("timeout")._value.get() == 1
+    finally:
+        await pool.close()
