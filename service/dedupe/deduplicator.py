@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 from ..errors import StoreUnavailableError
 from ..models import CanonicalArticle, Relation
 from ..settings import DedupeSettings
 from .decide import (
+    Candidate,
     Claim,
     Outcome,
     RecordedEvent,
@@ -23,7 +25,7 @@ from .decide import (
 )
 from .facts import number_mask
 from .minhash import LshParams, Signature, band_keys, lsh_params, signature
-from .store import DedupeStore, StoryEntry, Write
+from .store import DedupeStore, InProcessConflicts, StoryEntry, Write
 
 # Each conflict means another writer changed what a decision was based on and
 # the next attempt sees that change; a handful of attempts is plenty.
@@ -71,16 +73,41 @@ class Deduplicator:
         `known` is the article's fingerprint when a worker computed it already; otherwise it
         is computed here, and only when the decision needs it.
         """
+        decision = self._decision(article, known)
+        store = self._store
+        if isinstance(store, InProcessConflicts):
+            # One trip to where the store runs (SQLite: its thread) for the whole decision.
+            return await store.run_local(lambda: _drive_local(decision, store))
+        request = next(decision)
+        try:
+            while True:
+                request = decision.send(await _call_remote(store, request))
+        except StopIteration as done:
+            return _decided(done.value)
+
+    def _decision(
+        self, article: CanonicalArticle, known: Fingerprint | None
+    ) -> Generator[StoreCall, object, CanonicalArticle]:
+        """The decision with its store calls yielded (`StoreCall`) and their answers sent back.
+
+        Written once for every store: a store in this process answers with plain calls,
+        a shared one with awaited round trips.
+        """
         key = item_key(article)
         sig: Signature | None = known.signature if known else None
         numbers = known.numbers if known else b""
         bands = known.band_keys if known else ()
         sig_done = known is not None
         for _ in range(_MAX_ATTEMPTS):
-            snapshot = await self._store.snapshot(article.event_id, key)
+            snapshot = cast(Snapshot, (yield ("snapshot", (article.event_id, key))))
             outcome = decide_by_record(article, snapshot)
             if snapshot.recorded is not None and outcome is not None:
-                if await self._keep(snapshot.recorded, article):
+                # Make sure the recorded decision answering `article` stays until its offset is
+                # committed: the record that claimed the event is held by the event record itself;
+                # any other record answered by it (a redelivery) takes a hold.
+                claim = Claim.of(article)
+                recorded = snapshot.recorded
+                if recorded.claim == claim or (yield ("hold", (recorded.event_id, claim))):
                     return outcome.apply(article)  # already decided: nothing to write
                 continue  # the record left the store since the snapshot: decide afresh
             checked: tuple[int, ...] = ()
@@ -91,7 +118,7 @@ class Deduplicator:
             if outcome is None:
                 if sig is not None:
                     checked = bands or tuple(band_keys(sig, self._params))
-                    found = await self._store.candidates(checked)
+                    found = cast(list[Candidate], (yield ("candidates", (checked,))))
                     # After its event record was evicted, a story must not match itself.
                     candidates = [c for c in found if c.event_id != article.event_id]
                     seen = frozenset(c.event_id for c in candidates)
@@ -100,19 +127,18 @@ class Deduplicator:
                     )
                 else:
                     outcome = decide_by_content(article, None)
-            if await self._store.commit(
-                self._write(
-                    article,
-                    key,
-                    snapshot,
-                    outcome,
-                    sig=sig,
-                    numbers=numbers,
-                    bands=bands,
-                    checked=checked,
-                    seen=seen,
-                )
-            ):
+            write = self._write(
+                article,
+                key,
+                snapshot,
+                outcome,
+                sig=sig,
+                numbers=numbers,
+                bands=bands,
+                checked=checked,
+                seen=seen,
+            )
+            if (yield ("commit", (write,))):
                 return outcome.apply(article)
         raise StoreUnavailableError(
             f"dedupe: {_MAX_ATTEMPTS} conflicting writes in a row for {article.event_id}"
@@ -154,15 +180,6 @@ class Deduplicator:
 
     # ------------------------------------------------------------ retention (see store.py)
 
-    async def _keep(self, recorded: RecordedEvent, article: CanonicalArticle) -> bool:
-        """Make sure the recorded decision answering `article` stays until its offset is committed.
-
-        The record that claimed the event is held by the event record itself; any other
-        record answered by it (a redelivery) takes a hold. False: the record is gone.
-        """
-        claim = Claim.of(article)
-        return recorded.claim == claim or await self._store.hold(recorded.event_id, claim)
-
     async def committed(self, positions: Mapping[tuple[str, int], int]) -> None:
         """Tell the store which offsets are committed: {(topic, partition): next offset to read}.
 
@@ -180,6 +197,39 @@ class Deduplicator:
 
     async def close(self) -> None:
         await self._store.close()
+
+
+# A store call of a decision: the DedupeStore method's name and its arguments.
+StoreCall = tuple[Literal["snapshot", "candidates", "commit", "hold"], tuple[Any, ...]]
+
+
+def _drive_local(
+    decision: Generator[StoreCall, object, CanonicalArticle], store: InProcessConflicts
+) -> CanonicalArticle:
+    calls: dict[str, Callable[..., object]] = {
+        "snapshot": store.snapshot_now,
+        "candidates": store.candidates_now,
+        "commit": store.commit_now,
+        "hold": store.hold_now,
+    }
+    request = next(decision)
+    try:
+        while True:
+            name, args = request
+            request = decision.send(calls[name](*args))
+    except StopIteration as done:
+        return _decided(done.value)
+
+
+async def _call_remote(store: DedupeStore, request: StoreCall) -> object:
+    name, args = request
+    method: Callable[..., Awaitable[object]] = getattr(store, name)
+    return await method(*args)
+
+
+def _decided(value: object) -> CanonicalArticle:
+    assert isinstance(value, CanonicalArticle)
+    return value
 
 
 __all__ = ["Deduplicator", "Relation"]

@@ -28,6 +28,8 @@ from .housekeeping import Watermark
 from .index import BandIndex
 from .store import InProcessConflicts, StoryEntry, Write
 
+_T = TypeVar("_T")
+
 _RELATIONS = tuple(Relation)
 _RELATION_CODES = {relation: code for code, relation in enumerate(_RELATIONS)}
 # Event flags: which optional outcome fields are set (links always equal the matched event).
@@ -116,7 +118,7 @@ class MemoryStore(InProcessConflicts):
     # ------------------------------------------------------------ reads
 
     async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
-        return Snapshot(self._event(event_id), self._item(item_key))
+        return self.snapshot_now(event_id, item_key)
 
     def _event(self, event_id: str) -> RecordedEvent | None:
         row = self._event_keys.get(self._ids.encode(event_id, remember=False))
@@ -184,7 +186,13 @@ class MemoryStore(InProcessConflicts):
 
     # ------------------------------------------------------------ writes
 
+    async def run_local(self, work: Callable[[], _T]) -> _T:
+        return work()
+
     async def commit(self, write: Write) -> bool:
+        return self.commit_now(write)
+
+    def commit_now(self, write: Write) -> bool:
         if self._conflict(write):
             return False
         self._apply(write)
@@ -303,6 +311,9 @@ class MemoryStore(InProcessConflicts):
     # ------------------------------------------------------------ retention
 
     async def hold(self, event_id: str, claim: Claim) -> bool:
+        return self.hold_now(event_id, claim)
+
+    def hold_now(self, event_id: str, claim: Claim) -> bool:
         code = self._ids.encode(event_id, remember=False)
         if self._event_keys.get(code) is None:
             return False

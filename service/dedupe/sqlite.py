@@ -200,8 +200,11 @@ class SqliteStore(InProcessConflicts):
 
     # ------------------------------------------------------------ reads
 
+    async def run_local(self, work: Callable[[], _T]) -> _T:
+        return await self._call(work)
+
     async def snapshot(self, event_id: str, item_key: str) -> Snapshot:
-        return await self._call(lambda: Snapshot(self._event(event_id), self._item(item_key)))
+        return await self._call(lambda: self.snapshot_now(event_id, item_key))
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
         return await self._call(lambda: self._candidates(band_keys))
@@ -257,9 +260,9 @@ class SqliteStore(InProcessConflicts):
     # ------------------------------------------------------------ writes
 
     async def commit(self, write: Write) -> bool:
-        return await self._call(lambda: self._commit(write))
+        return await self._call(lambda: self.commit_now(write))
 
-    def _commit(self, write: Write) -> bool:
+    def commit_now(self, write: Write) -> bool:
         self._conn.execute("BEGIN IMMEDIATE")  # waits for the write lock at most the busy timeout
         try:
             if self._conflict(write):
@@ -290,9 +293,9 @@ class SqliteStore(InProcessConflicts):
     # ------------------------------------------------------------ retention (see store.py)
 
     async def hold(self, event_id: str, claim: Claim) -> bool:
-        return await self._call(lambda: self._hold(event_id, claim))
+        return await self._call(lambda: self.hold_now(event_id, claim))
 
-    def _hold(self, event_id: str, claim: Claim) -> bool:
+    def hold_now(self, event_id: str, claim: Claim) -> bool:
         packed = _pack_id(event_id)
         self._conn.execute("BEGIN IMMEDIATE")
         try:

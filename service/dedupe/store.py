@@ -31,9 +31,9 @@ window's end is compared with less), never a repeated one.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .decide import Candidate, Claim, ItemState, RecordedEvent, Snapshot
 from .minhash import Signature
@@ -92,6 +92,9 @@ class DedupeStore(Protocol):
     async def close(self) -> None: ...
 
 
+_T = TypeVar("_T")
+
+
 class InProcessConflicts(ABC):
     """The optimistic-write check shared by the stores one process owns (memory, SQLite).
 
@@ -108,6 +111,26 @@ class InProcessConflicts(ABC):
 
     @abstractmethod
     def _event(self, event_id: str) -> RecordedEvent | None: ...
+
+    # A decision needs three to four store calls. For a store in this process they run as
+    # plain calls inside one `run_local` (for SQLite: one hop to its thread per decision,
+    # not one per call); the async methods of DedupeStore are for callers outside it.
+
+    @abstractmethod
+    async def run_local(self, work: Callable[[], _T]) -> _T:
+        """Run `work`, which may call the *_now methods, where the store's calls must run."""
+
+    def snapshot_now(self, event_id: str, item_key: str) -> Snapshot:
+        return Snapshot(self._event(event_id), self._item(item_key))
+
+    def candidates_now(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+        return self._candidates(band_keys)
+
+    @abstractmethod
+    def commit_now(self, write: Write) -> bool: ...
+
+    @abstractmethod
+    def hold_now(self, event_id: str, claim: Claim) -> bool: ...
 
     @abstractmethod
     def _item(self, item_key: str) -> ItemState | None: ...
