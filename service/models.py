@@ -14,19 +14,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.1"  # 1.1: CountryMention.leaders
 
 
-def _rfc3339_utc(value: datetime) -> str:
+def rfc3339_utc(value: datetime) -> str:
+    """A datetime as the events write it (RFC 3339, 'Z' for UTC), for headers."""
     return value.isoformat().replace("+00:00", "Z")
 
 
-UtcDatetime = Annotated[AwareDatetime, PlainSerializer(_rfc3339_utc, return_type=str)]
-"""A timezone-aware datetime, serialized as RFC 3339 in UTC with a 'Z'."""
+UtcDatetime = AwareDatetime
+"""A timezone-aware datetime (normalize makes them UTC). pydantic-core writes it as RFC 3339 with a
+'Z' for UTC in its own code: a Python serializer here cost 5% of the service loop's CPU."""
 
 
 class _Model(BaseModel):

@@ -27,7 +27,7 @@ from .models import (
     EnrichedArticle,
     RecordMeta,
     Relation,
-    _rfc3339_utc,
+    rfc3339_utc,
 )
 from .settings import TopicSettings
 
@@ -107,7 +107,7 @@ def _headers(
         ("ce_type", CE_TYPES[event_type].encode()),
     ]
     if cloud_event.time is not None:
-        headers.append(("ce_time", _rfc3339_utc(cloud_event.time).encode()))
+        headers.append(("ce_time", rfc3339_utc(cloud_event.time).encode()))
     if cloud_event.subject:
         headers.append(("ce_subject", cloud_event.subject.encode("utf-8", "replace")))
     return tuple(headers)
