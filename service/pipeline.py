@@ -16,13 +16,13 @@ unchecked duplicates.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import structlog
 
-from .dedupe.deduplicator import Fingerprint
+from .dedupe.deduplicator import Deduplicator, Fingerprint
 from .errors import ReasonCode, RecordError, StoreUnavailableError, WorkerLostError
 from .models import CanonicalArticle, RecordMeta
 from .observability import Metrics
@@ -115,6 +115,14 @@ class Pipeline:
             return Prepared.failed(reason, str(lost), "worker")
 
     # ------------------------------------------------------------ decide and route
+
+    async def decide_ahead(self, round_: Sequence[Prepared]) -> None:
+        """Take the dedupe decisions of a round of prepared records at once, in input order,
+        where the store allows it (see `Deduplicator.decide_ahead`); `finish` then uses them."""
+        if self._enrich_stage or not isinstance(self.deduplicator, Deduplicator):
+            return
+        items = [(item.article, item.fingerprint) for prepared in round_ for item in prepared.items]
+        await self.deduplicator.decide_ahead(items)
 
     async def finish(self, prepared: Prepared, value: bytes, record: RecordMeta) -> RecordResult:
         """Dedupe decisions (store I/O) and routing for a prepared record, in input order.

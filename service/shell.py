@@ -287,6 +287,10 @@ class Service:
     ) -> None:
         """Dedupe decisions in input order, then one delivery for everything decided."""
         round_: list[Finished] = []
+        # The same order as below: decisions taken ahead are the ones the loop would take.
+        await self.pipeline.decide_ahead(
+            [in_flight.prepared.result() for in_flights in ready.values() for in_flight in in_flights]
+        )
         for tp, in_flights in ready.items():
             for in_flight in in_flights:
                 try:

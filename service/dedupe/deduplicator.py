@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -62,6 +62,8 @@ class Deduplicator:
         self._store = store
         self._settings = settings
         self._params: LshParams = lsh_params(settings.threshold, settings.num_perm)
+        # Decisions taken by `decide_ahead`, by id() of the article, until `decide` asks for them.
+        self._ahead: dict[int, tuple[CanonicalArticle, CanonicalArticle]] = {}
 
     @property
     def store(self) -> DedupeStore:
@@ -73,6 +75,9 @@ class Deduplicator:
         `known` is the article's fingerprint when a worker computed it already; otherwise it
         is computed here, and only when the decision needs it.
         """
+        ahead = self._ahead.pop(id(article), None)
+        if ahead is not None and ahead[0] is article:
+            return ahead[1]
         decision = self._decision(article, known)
         store = self._store
         if isinstance(store, InProcessConflicts):
@@ -84,6 +89,32 @@ class Deduplicator:
                 request = decision.send(await _call_remote(store, request))
         except StopIteration as done:
             return _decided(done.value)
+
+    async def decide_ahead(self, items: Sequence[tuple[CanonicalArticle, Fingerprint | None]]) -> None:
+        """Take the decisions of many items, in order, in one trip to an in-process store.
+
+        For SQLite that is one hop to its thread per round of records instead of one per
+        item. `decide` then answers each of these articles from here. At the first failure
+        the rest is left to `decide`, item by item, where the failure is handled (a store
+        outage holds only the partition that needed the store). A shared store (Redis)
+        decides item by item.
+        """
+        self._ahead.clear()  # leftovers of a round given up
+        store = self._store
+        if not isinstance(store, InProcessConflicts) or len(items) < 2:
+            return
+
+        def decide_all() -> None:
+            for article, known in items:
+                if id(article) in self._ahead:
+                    return  # one article object twice: `decide` answers the second time
+                try:
+                    decided = _drive_local(self._decision(article, known), store)
+                except Exception:  # taken again by `decide`, item by item, which handles it
+                    return
+                self._ahead[id(article)] = (article, decided)
+
+        await store.run_local(decide_all)
 
     def _decision(
         self, article: CanonicalArticle, known: Fingerprint | None

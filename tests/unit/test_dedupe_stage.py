@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from service.dedupe.samples import (
 )
 from service.dedupe.store import DedupeStore, Write
 from service.dedupe.testing import BASE_TIME, make_article
+from service.errors import StoreUnavailableError
 from service.models import CanonicalArticle, PubStatus, Relation
 from service.settings import DedupeBackend, DedupeSettings
 
@@ -250,24 +252,32 @@ async def test_state_is_bounded_by_max_stories(tmp_path: Path) -> None:
         await dedupe.close()
 
 
-async def test_memory_and_sqlite_decide_a_mixed_stream_alike(tmp_path: Path) -> None:
-    """Reprints, versions, kills, redeliveries and eviction at max_stories: both backends agree."""
+def _mixed_stream(count: int) -> list[CanonicalArticle]:
+    """Reprints, versions, kills and redeliveries (the same item in a later record) of a few texts."""
     texts = [(XI_ALIYEV_HEADLINE, XI_ALIYEV), (XI_PUTIN_HEADLINE, XI_PUTIN)]
     texts += [(XI_ALIYEV_REPRINT_HEADLINE, XI_ALIYEV_REPRINT)] + [("Filler", _filler(n)) for n in range(6)]
     records: list[CanonicalArticle] = []
-    for n in range(120):
+    for n in range(count):
         headline, body = texts[(n * 7) % len(texts)]
-        article = make_article(
-            source=("a", "b", "c")[n % 3],
-            item_id=f"i-{(n * 5) % 37}",
-            version=str(1 + n % 4),
-            headline=headline,
-            body=body if n % 5 else body.replace("the", "a", 2),
-            versioncreated=BASE_TIME + timedelta(minutes=n),  # distinct: no eviction ties
-            pubstatus=PubStatus.CANCELED if n % 17 == 16 else PubStatus.USABLE,
-            offset=n,
-        )
-        records += [article, article] if n % 9 == 0 else [article]
+        for offset in (n, n + 10_000) if n % 9 == 0 else (n,):
+            records.append(
+                make_article(
+                    source=("a", "b", "c")[n % 3],
+                    item_id=f"i-{(n * 5) % 37}",
+                    version=str(1 + n % 4),
+                    headline=headline,
+                    body=body if n % 5 else body.replace("the", "a", 2),
+                    versioncreated=BASE_TIME + timedelta(minutes=n),
+                    pubstatus=PubStatus.CANCELED if n % 17 == 16 else PubStatus.USABLE,
+                    offset=offset,
+                )
+            )
+    return records
+
+
+async def test_memory_and_sqlite_decide_a_mixed_stream_alike(tmp_path: Path) -> None:
+    """Reprints, versions, kills, redeliveries and eviction at max_stories: both backends agree."""
+    records = _mixed_stream(120)
     outputs = []
     for store in (
         MemoryStore(window_seconds=1e9, max_stories=4),
@@ -280,6 +290,59 @@ async def test_memory_and_sqlite_decide_a_mixed_stream_alike(tmp_path: Path) -> 
     assert outputs[0] == outputs[1]
     relations = {o.split('"relation":"')[1].split('"')[0] for o in outputs[0]}
     assert {"new", "near_duplicate", "update", "stale", "kill"} <= relations
+
+
+async def test_decisions_taken_ahead_for_a_round_equal_those_taken_one_by_one(tmp_path: Path) -> None:
+    """decide_ahead (one trip to the store for a round) gives every article the decision `decide`
+    would have given it alone, redeliveries and near-duplicates inside the same round included."""
+    records = _mixed_stream(60)
+    outputs = []
+    for ahead in (False, True):
+        settings = DedupeSettings(sqlite_path=tmp_path / f"ahead-{ahead}.sqlite3")
+        dedupe = Deduplicator(SqliteStore.open(settings), settings)
+        decided: list[str] = []
+        for start in range(0, len(records), 16):  # rounds of 16 records
+            round_ = records[start : start + 16]
+            if ahead:
+                await dedupe.decide_ahead([(article, None) for article in round_])
+                assert len(dedupe._ahead) == len(round_)
+            decided += [(await dedupe.decide(article)).model_dump_json() for article in round_]
+        outputs.append(decided)
+        await dedupe.close()
+    assert outputs[0] == outputs[1]
+
+
+async def test_a_failure_inside_a_round_decided_ahead_leaves_the_rest_to_decide(tmp_path: Path) -> None:
+    """The store failing at the third write of a round (the fourth decision: a redelivery only takes
+    a hold): the decisions before it are kept, the rest is decided one by one, where the failure
+    surfaces as StoreUnavailableError for the shell to hold the partition."""
+    records = _mixed_stream(8)
+    settings = DedupeSettings(sqlite_path=tmp_path / "failing.sqlite3")
+    store = SqliteStore.open(settings)
+    dedupe = Deduplicator(store, settings)
+    commit_now = store.commit_now
+    commits = 0
+
+    def failing_commit(write: Write) -> bool:
+        nonlocal commits
+        commits += 1
+        if commits >= 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        return commit_now(write)
+
+    store.commit_now = failing_commit  # type: ignore[method-assign]
+    try:
+        await dedupe.decide_ahead([(article, None) for article in records])
+        assert len(dedupe._ahead) == 3
+        first = [await dedupe.decide(article) for article in records[:3]]
+        assert [o.dedupe.relation for o in first] == [Relation.NEW, Relation.REDELIVERY, Relation.NEW]
+        with pytest.raises(StoreUnavailableError):
+            await dedupe.decide(records[3])
+        store.commit_now = commit_now  # type: ignore[method-assign]
+        assert (await dedupe.decide(records[3])).dedupe.relation == Relation.NEW
+        assert commits == 4
+    finally:
+        await dedupe.close()
 
 
 class _Racing:
