@@ -200,6 +200,8 @@ class Health:
     # being retried. The process is alive (do not restart it) but not doing its job.
     held_partitions: int = 0
     delivery_retrying: bool = False
+    # False while the worker processes start (the enricher loads): records would only queue.
+    workers_ready: bool = True
 
     def heartbeat(self) -> None:
         self.last_loop_heartbeat = time.time()
@@ -211,6 +213,7 @@ class Health:
         return (
             self.connected
             and self.assigned_partitions > 0
+            and self.workers_ready
             and self.is_alive()
             and not self.held_partitions
             and not self.delivery_retrying

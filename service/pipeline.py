@@ -60,6 +60,8 @@ class PreparerPool(Protocol):
 
     async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared: ...
 
+    async def wait_started(self) -> None: ...
+
 
 @dataclass
 class RecordResult:

@@ -24,6 +24,7 @@ prepared): records in flight of revoked partitions are dropped uncommitted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,6 +164,7 @@ class Service:
         limits = limits or RunLimits()
         summary = RunSummary()
         consumer = self._make_consumer()
+        workers_started = self._watch_workers_start()
         await self.delivery.start()
         try:
             await consumer.start()
@@ -179,6 +181,8 @@ class Service:
             )
             await self._loop(consumer, stop, limits, summary)
         finally:
+            if workers_started is not None:
+                workers_started.cancel()
             self.health.connected = False
             for tp in list(self.book.queues):
                 self.book.drop(tp)
@@ -188,6 +192,20 @@ class Service:
             await self.delivery.stop()
             log.info("service_stopped", records=summary.records, batches=summary.batches)
         return summary
+
+    def _watch_workers_start(self) -> asyncio.Future[None] | None:
+        """Not ready until the worker pool is up (it starts while the consumer joins its group)."""
+        workers = self.pipeline.workers
+        if workers is None:
+            return None
+        self.health.workers_ready = False
+
+        async def watch() -> None:
+            with contextlib.suppress(Exception):  # a pool that cannot start fails its records
+                await workers.wait_started()
+                self.health.workers_ready = True
+
+        return asyncio.ensure_future(watch())
 
     async def _loop(
         self, consumer: AIOKafkaConsumer, stop: asyncio.Event, limits: RunLimits, summary: RunSummary

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from service.models import EnrichedArticle
+from service.observability import Health
 from tests.conftest import SAMPLES, Broker
 from tests.integration.kafka_helpers import create, produce, read_all, run_once, settings_for, start_instances
 
@@ -137,3 +138,29 @@ def _distinct_item(index: int) -> bytes:
             "infosources": [{"name": "Test Agency"}],
         }
     )
+
+
+async def test_not_ready_until_its_workers_are_up(kafka: Broker, unique: str, tmp_path: Path) -> None:
+    """/readyz (Health.is_ready) stays down while the workers start, even with partitions assigned,
+    and comes up once they are: a readiness probe never routes work to a service that would queue it."""
+    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path, pipeline={"workers": 1})
+    await create(settings)
+    health = Health()
+    seen: list[tuple[bool, bool]] = []  # (partitions assigned, workers ready), each time it changed
+
+    async def watch() -> None:
+        while True:
+            state = (health.assigned_partitions > 0, health.workers_ready)
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await produce(settings, [SEED.read_bytes()])
+        summary = await run_once(settings, 1, health)
+    finally:
+        watcher.cancel()
+    assert summary.records == 1
+    assert any(not ready for _, ready in seen), "workers_ready was never down while the pool started"
+    assert seen[-1][1] is True

@@ -100,3 +100,12 @@ def test_waiting_for_an_error_to_heal_is_alive_but_not_ready() -> None:
     health.held_partitions = 0
     health.delivery_retrying = True
     assert health.is_alive() and not health.is_ready()
+
+
+def test_not_ready_while_the_worker_processes_start() -> None:
+    """Partitions assigned but the workers still loading: /readyz waits for them, /healthz is up."""
+    health = Health(connected=True, assigned_partitions=3, workers_ready=False)
+    health.heartbeat()
+    assert health.is_alive() and not health.is_ready()
+    health.workers_ready = True
+    assert health.is_ready()

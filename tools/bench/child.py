@@ -34,7 +34,7 @@ _CONTEXT = multiprocessing.get_context("spawn")
 _ready: Event | None = None  # set in the child when its consumer has partitions
 _cpu_at_ready = 0.0  # the child's CPU seconds when it got partitions: start-up, left out of per-record CPU
 _launched = 0.0  # the parent's time.time() just before it started this process
-_startup_s = float("nan")  # process start -> partitions assigned (ready to consume)
+_startup_s = float("nan")  # process start -> ready (partitions assigned; the service's workers up too)
 
 
 def _cpu_seconds() -> float:
@@ -72,11 +72,14 @@ class RecordingMetrics(Metrics):
 
 
 class SignallingHealth(Health):
-    """Health that tells the parent when partitions are assigned (the load may start)."""
+    """Health that tells the parent when the service is ready (partitions assigned and worker
+    processes up, as /readyz says): the load may start."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name == "assigned_partitions" and value:
+        # Every field is set once workers_ready (the last one) is: is_ready() may read them all.
+        watched = name in ("assigned_partitions", "workers_ready", "connected")
+        if watched and "workers_ready" in vars(self) and self.is_ready():
             _signal_ready()
 
 
