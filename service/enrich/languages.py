@@ -160,6 +160,8 @@ def name_forms(lang: str, name: str) -> set[str]:
             forms |= {name[:-1] + e for e in ("и", "ю", "ей")}
         elif name.endswith("а"):
             forms |= {name[:-1] + e for e in ("ы", "и", "е", "у", "ой")}
+            if name[-2:-1] in ("ж", "ш", "щ", "ч", "ц"):  # Польша: Польшей
+                forms.add(name[:-1] + "ей")
         elif name.endswith("й"):
             forms |= {name[:-1] + e for e in ("я", "ю", "ем", "е")}
         elif name[-1] not in "аеёиоуыэюяь":

@@ -18,6 +18,8 @@ from service.enrich.gazetteer import CONGO, COUNTRY, GEORGIA, Place
 from service.enrich.languages import (
     LANGUAGES,
     adjective_forms,
+    arabic_spellings,
+    label_variants,
     language_forms,
     language_matcher,
     lexicon,
@@ -55,10 +57,22 @@ def _short_forms() -> list[dict[str, str]]:
         ("fi", "Venäjän ulkoministeriö syytti Suomea", ["RU", "FI"]),
         ("sv", "Finlands president", ["FI"]),
         ("ar", "التعاون الاقتصادي بين الصين ومصر", ["CN", "EG"]),
+        ("ar", "الرئيس الصيني والرئيس المصرى", ["CN", "EG"]),
+        ("da", "den tyske kansler og svenske myndigheder", ["DE", "SE"]),
+        ("sv", "ett danskt och ett tyskt företag", ["DK", "DE"]),
+        ("it", "i ribelli yemeniti", ["YE"]),
+        ("ru", "переговоры с Польшей", ["PL"]),
+        ("de", "Gespräche in Warschau und Moskau", ["PL", "RU"]),
+        ("es", "el estado de Georgia, en Estados Unidos", ["US", "US"]),
     ],
 )
 def test_country_forms_in_running_text(lang: str, text: str, expected: list[str]) -> None:
     assert _codes(lang, text) == expected
+
+
+def test_the_state_of_georgia_settles_georgia() -> None:
+    """ "estado de Georgia" names the US state, so a bare "Georgia" in the same story is the state too."""
+    assert set(_codes("es", "Tiroteo en Georgia. Las autoridades del estado de Georgia hablaron.")) == {"US"}
 
 
 @pytest.mark.parametrize(
@@ -104,6 +118,10 @@ def test_adjectives_match_in_lower_case_names_only_capitalized() -> None:
         ("de", "Deutsch", "deutschen"),
         ("fi", "saksalainen", "saksalaisen"),
         ("ar", "صيني", "الصينية"),
+        ("da", "tysk", "tyske"),
+        ("sv", "tysk", "tyskt"),
+        ("sv", "finsk", "finska"),
+        ("it", "Yemenita", "yemeniti"),
     ],
 )
 def test_adjective_inflections(lang: str, base: str, form: str) -> None:
@@ -187,6 +205,13 @@ def _leaders(enricher: Enricher, lang: str, headline: str, body: str) -> list[st
             ["Q15031", "Q7747"],
         ),
         ("it", "Visita", "Il presidente del Consiglio ha parlato a Bruxelles.", ["Q451791"]),
+        ("ru", "Визит", "Президент Франции Макрон прибыл в Берлин.", ["Q3052772"]),
+        ("ru", "Разговор", "Путин поговорил с Касым-Жомартом Токаевым.", ["Q200881"]),
+        ("zh", "访问", "德国总理朔尔茨抵达北京。", ["Q61053"]),
+        ("ar", "زيارة", "قال الرئيس التركي رجب طيب أردوغان إن تركيا مستعدة، وأكد أردوغان ذلك.", ["Q39259"]),
+        ("ar", "لقاء", "التقى شي جين بينغ العاهل الأردني الملك عبد الله الثاني.", ["Q15031", "Q57464"]),
+        ("pt", "Fundos", "O chefe do Governo espanhol falou hoje em Madrid.", ["Q6070218"]),
+        ("de", "Besuch", "Papst Franziskus reist nach Belgien.", ["Q450675"]),
     ],
 )
 def test_leaders_across_languages(
@@ -304,3 +329,41 @@ def test_dateline_country_through_the_enricher(
     assert lead is not None
     analysis = enricher.analyze(headline, body, WHEN, parse_dateline(lead.text), language=lang)
     assert [c.alpha2 for c in analysis.countries if c.role == "dateline"] == [dateline_country]
+
+
+def _labels(lang: str) -> list[dict[str, str]]:
+    text = resources.files("service").joinpath("data", "leader_labels.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#"))
+    return [row for row in rows if row["lang"] == lang]
+
+
+@pytest.mark.parametrize("row", _labels("ar"), ids=lambda r: f"{r['wikidata_id']}-{r['label']}")
+def test_each_arabic_leader_form_matches_with_clitics(enricher: Enricher, row: dict[str, str]) -> None:
+    """Every Arabic label is found as written and with a clitic ("و", "ل") written onto it."""
+    matcher = language_matcher("ar", enricher._people)
+    for form in (row["label"], "و" + row["label"], "ل" + row["label"]):
+        hits = matcher.scan(f"قال {form} اليوم")
+        persons = [h.by_kind["person"].data.persons for h in hits if "person" in h.by_kind]
+        assert [p.wikidata_id for p in persons[0]] == [row["wikidata_id"]], form
+
+
+@pytest.mark.parametrize(
+    ("label", "form"),
+    [
+        ("Касым-Жомарт Токаев", "Касым-Жомартом Токаевым"),
+        ("Си Цзиньпин", "Си Цзиньпином"),
+        ("Зеленский", "Зеленского"),
+        ("Олаф Шольц", "Олафом Шольцем"),
+        ("Никол Пашинян", "Николу Пашиняну"),
+    ],
+)
+def test_russian_leader_names_decline(label: str, form: str) -> None:
+    assert form in label_variants("ru", label)
+
+
+def test_russian_names_ending_in_a_vowel_do_not_decline() -> None:
+    assert label_variants("ru", "Лукашенко") == {"Лукашенко"}
+
+
+def test_arabic_spellings_of_final_ya() -> None:
+    assert arabic_spellings("صينى") == {"صينى", "صيني"}
