@@ -42,6 +42,20 @@ _RU_ADJECTIVE_ENDINGS = (
     *("ым", "ом", "ой", "ую", "их", "ых", "ими", "ыми", "ей"),
 )
 DOMINANCE = 20.0
+# Source rows that are common words of the language, not country names in running text:
+# de "man" (one, the pronoun) filed as an Isle of Man adjective, nb "Man", fr "Mann" (Thomas Mann).
+_NOT_FORMS = frozenset((("de", "Man"), ("nb", "Man"), ("fr", "Mann")))
+# Function words that open sentences in these languages and collide with a place or leader of
+# the English forms read in every language: fi "Jos" (if) is a Nigerian city, "Kun" (when) and
+# nb/da/sv "Han"/"Hun" (he/she) are surnames, de "Auf"/"Sein", it "Uno".
+FUNCTION_WORDS = {
+    "de": frozenset(("man", "sein", "auf")),
+    "it": frozenset(("uno",)),
+    "fi": frozenset(("jos", "kun", "oli")),
+    "nb": frozenset(("han", "hun", "man")),
+    "da": frozenset(("han", "hun", "kun", "man")),
+    "sv": frozenset(("han", "hon", "man")),
+}
 _FI_CASES = (
     "n",
     "ssa",
@@ -181,7 +195,7 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
     out: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
     for row in _read("country_lexicon.csv") + _read("country_short_forms.csv"):
         lang, kind, value, alpha2 = row["lang"], row["kind"], row["value"].strip(), row["alpha2"]
-        if lang not in LANGUAGES or not value:
+        if lang not in LANGUAGES or not value or (lang, value) in _NOT_FORMS:
             continue
         if kind == "name":
             forms, meaning = name_forms(lang, value), NAME
@@ -407,6 +421,14 @@ def language_matcher(
 ) -> Matcher | CjkMatcher:
     forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [], labels)]
     return CjkMatcher(forms) if lang == "zh" else Matcher(forms)
+
+
+def drop_function_words(lang: str, hits: list[Hit]) -> list[Hit]:
+    """Hits that are only a function word of `lang` ("Jos" opening a Finnish sentence) removed."""
+    words = FUNCTION_WORDS.get(lang)
+    if not words:
+        return hits
+    return [hit for hit in hits if hit.text.lower() not in words]
 
 
 def merge_hits(first: list[Hit], second: list[Hit]) -> list[Hit]:

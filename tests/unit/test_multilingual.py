@@ -367,3 +367,19 @@ def test_russian_names_ending_in_a_vowel_do_not_decline() -> None:
 
 def test_arabic_spellings_of_final_ya() -> None:
     assert arabic_spellings("صينى") == {"صينى", "صيني"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [
+        ("fi", "Jos hallitus kaatuu, vaalit pidetään keväällä."),
+        ("de", "Wie man hört, ist die Sitzung vertagt."),
+        ("nb", "Man venter svar i morgen. Han sier at det haster."),
+        ("fr", "Le prix Nobel de Thomas Mann fut décerné en 1929."),
+    ],
+)
+def test_function_words_and_common_words_name_no_country(enricher: Enricher, lang: str, body: str) -> None:
+    """ "Jos" (fi: if) is a Nigerian city, "man" (de: one) an Isle of Man adjective in the source."""
+    analysis = enricher.analyze("x", body, WHEN, language=lang)
+    assert analysis.countries == ()
+    assert analysis.leaders == ()
