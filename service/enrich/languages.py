@@ -44,7 +44,13 @@ _RU_ADJECTIVE_ENDINGS = (
 DOMINANCE = 20.0
 # Source rows that are common words of the language, not country names in running text:
 # de "man" (one, the pronoun) filed as an Isle of Man adjective, nb "Man", fr "Mann" (Thomas Mann).
-_NOT_FORMS = frozenset((("de", "Man"), ("nb", "Man"), ("fr", "Mann")))
+# es/pt "Granada"/"granadino" name Grenada and, far more often in copy, the Spanish city.
+_NOT_FORMS = frozenset(
+    (
+        *(("de", "Man"), ("nb", "Man"), ("fr", "Mann")),
+        *(("es", "Granada"), ("es", "Granadino"), ("pt", "Granada"), ("pt", "Granadina")),
+    )
+)
 # Function words that open sentences in these languages and collide with a place or leader of
 # the English forms read in every language: fi "Jos" (if) is a Nigerian city, "Kun" (when) and
 # nb/da/sv "Han"/"Hun" (he/she) are surnames, de "Auf"/"Sein", it "Uno".
@@ -167,6 +173,8 @@ def _romance(lang: str, word: str) -> set[str]:
 def name_forms(lang: str, name: str) -> set[str]:
     """A country name and the inflected forms of it the language writes."""
     forms = {name}
+    if lang == "de" and " " in name:  # "in der Demokratischen Republik Kongo", "den Vereinigten Staaten"
+        forms.add(" ".join(w + "n" if w.endswith("e") and w[:1].isupper() else w for w in name.split(" ")))
     if " " in name or not name[-1:].isalpha() or name.isupper():
         return forms
     if lang == "ru":

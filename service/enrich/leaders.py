@@ -265,8 +265,11 @@ class LeaderResolver:
     def _office(self, article: _Article, index: int, title: str, implied: str | None = None) -> None:
         text, hits = article.text, article.hits
         before = _country_before(text, hits, index)
-        country = before or _country_after(text, hits, index) or implied
-        if country is None or _followed_by_name(text, hits, index):
+        after = None if before else _country_after(text, hits, index)
+        country = before or after or implied
+        # A name follows the title, or the country after it: "президент России Путин" is read
+        # as a name; "Президент России заявил" (the country is no name) is the office holder.
+        if country is None or _followed_by_name(text, hits, index + 1 if after else index):
             return
         if _demoted(text, hits[index - 1].start if before else hits[index].start):
             return

@@ -64,6 +64,8 @@ def _short_forms() -> list[dict[str, str]]:
         ("ru", "переговоры с Польшей", ["PL"]),
         ("de", "Gespräche in Warschau und Moskau", ["PL", "RU"]),
         ("es", "el estado de Georgia, en Estados Unidos", ["US", "US"]),
+        ("de", "in der Demokratischen Republik Kongo", ["CD"]),
+        ("es", "un terremoto en Granada; los granadinos", []),
     ],
 )
 def test_country_forms_in_running_text(lang: str, text: str, expected: list[str]) -> None:
@@ -212,6 +214,9 @@ def _leaders(enricher: Enricher, lang: str, headline: str, body: str) -> list[st
         ("ar", "لقاء", "التقى شي جين بينغ العاهل الأردني الملك عبد الله الثاني.", ["Q15031", "Q57464"]),
         ("pt", "Fundos", "O chefe do Governo espanhol falou hoje em Madrid.", ["Q6070218"]),
         ("de", "Besuch", "Papst Franziskus reist nach Belgien.", ["Q450675"]),
+        ("de", "Besuch", "Der ukrainische Präsident Wolodymyr Selenskyj reist nach Berlin.", ["Q3874799"]),
+        ("ru", "Визит", "Председатель КНР прибыл в Москву.", ["Q15031"]),
+        ("ru", "Визит", "Президент России Иванов прибыл в Минск.", []),
     ],
 )
 def test_leaders_across_languages(
