@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import json
+import sys
+from collections import Counter
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from service.cli import main
 from service.datelines import english_month_day, lead_dateline, parse_dateline
 from service.enrich import load_enricher
+from service.enrich.codes import CODES
 from service.enrich.countries import evidence
 from service.enrich.enricher import Enricher, matching_language
 from service.enrich.gazetteer import CONGO, COUNTRY, GEORGIA, Place
@@ -399,3 +404,43 @@ def test_function_words_and_common_words_name_no_country(enricher: Enricher, lan
     analysis = enricher.analyze("x", body, WHEN, language=lang)
     assert analysis.countries == ()
     assert analysis.leaders == ()
+
+
+STORIES = Path(__file__).resolve().parents[1] / "fixtures" / "multilingual" / "stories.jsonl"
+
+
+def _stories() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in STORIES.read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_evaluation_stories_are_well_formed() -> None:
+    """Unique ids, gold countries we have codes for, gold leaders in the registry, 20+ per main language."""
+    stories = _stories()
+    assert len({s["id"] for s in stories}) == len(stories)
+    registry = resources.files("service").joinpath("data", "leaders.csv").read_text(encoding="utf-8")
+    qids = {line.split(",", 1)[0] for line in registry.splitlines() if line and not line.startswith("#")}
+    for story in stories:
+        assert set(story["countries"]) <= CODES.keys(), story["id"]
+        assert set(story["leaders"]) <= qids, story["id"]
+    per_language = Counter(s["lang"] for s in stories)
+    assert all(per_language[lang] >= 20 for lang in ("fr", "es", "de", "it", "pt", "ru", "zh"))
+
+
+def test_evaluation_halves_are_stable_and_even() -> None:
+    """Seen stories are fit, a named half is kept, the rest split evenly per language whatever the order."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tools.eval_multilingual import FIT, HELD_OUT, halves
+
+    stories = _stories()
+    first = dict(zip((s["id"] for s in stories), halves(stories), strict=True))
+    reordered = list(reversed(stories))
+    assert dict(zip((s["id"] for s in reordered), halves(reordered), strict=True)) == first
+    for story in stories:
+        if story.get("seen"):
+            assert first[story["id"]] == FIT
+        elif "half" in story:
+            assert first[story["id"]] == story["half"]
+    for lang in {s["lang"] for s in stories}:
+        hashed = [s for s in stories if s["lang"] == lang and not s.get("seen") and "half" not in s]
+        split = Counter(first[s["id"]] for s in hashed)
+        assert abs(split[FIT] - split[HELD_OUT]) <= 1, lang
