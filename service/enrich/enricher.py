@@ -12,7 +12,7 @@ from ..settings import EnrichSettings
 from .codes import CODES
 from .countries import LEADER, Evidence, evidence, summarize
 from .gazetteer import country_forms, load_geodata
-from .languages import LANGUAGES, CjkMatcher, language_matcher, merge_hits
+from .languages import LANGUAGES, CjkMatcher, drop_function_words, language_matcher, merge_hits
 from .leaders import LeaderResolver, build_people, leader_forms
 from .matcher import Matcher
 from .registry import Registry, load_registry
@@ -88,7 +88,7 @@ class Enricher:
         text = headline + SEPARATOR + body
         hits = self._matcher.scan(text)
         if language in LANGUAGES:
-            hits = merge_hits(hits, self._language(language).scan(text))
+            hits = drop_function_words(language, merge_hits(hits, self._language(language).scan(text)))
         skip: set[int] = set()
         extra: list[Evidence] = []
         dateline_text = _dateline_text(dateline, located)

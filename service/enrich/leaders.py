@@ -70,6 +70,9 @@ _OFFICE_TITLES = (
     ("grand duke", "grand duke"),
     ("pope", "pope"),
 )
+_ARABIC = re.compile("[\u0600-\u06ff]")
+# Languages name one head of government's office for another's: Chinese 总理 is the German chancellor.
+_HEAD_OF_GOVERNMENT = frozenset(("prime minister", "chancellor"))
 _DEMOTING = frozenset(("vice", "deputy", "former", "ex", "late", "first", "acting"))
 # Empty gaps occur only in Chinese ("俄罗斯总统普京"): other scripts' hits are word-bounded.
 _ADJACENT = re.compile(r"^(?:\s*|['’]s\s\s*)$")
@@ -236,9 +239,8 @@ class LeaderResolver:
         title, title_country = _title_before(article.text, article.hits, index)
         candidates = form.persons
         if title is not None:
-            candidates = tuple(p for p in candidates if title in p.titles) or (
-                candidates if form.full else ()
-            )
+            titled = tuple(p for p in candidates if _titled(p, title))
+            candidates = titled or (candidates if form.full else ())
             if title_country is not None:
                 candidates = tuple(p for p in candidates if _held_in(p, title_country)) or candidates
         if not candidates:
@@ -263,9 +265,14 @@ class LeaderResolver:
 
     def _office(self, article: _Article, index: int, title: str, implied: str | None = None) -> None:
         text, hits = article.text, article.hits
-        before = _country_before(text, hits, index)
-        country = before or _country_after(text, hits, index) or implied
-        if country is None or _followed_by_name(text, hits, index):
+        # Arabic puts the nisba after the title ("الرئيس الفرنسي"): a country before it belongs
+        # to the previous phrase ("رئيس الوزراء الإسرائيلي والرئيس الفلسطيني").
+        before = None if _ARABIC.search(hits[index].text) else _country_before(text, hits, index)
+        after = None if before else _country_after(text, hits, index)
+        country = before or after or implied
+        # A name follows the title, or the country after it: "президент России Путин" is read
+        # as a name; "Президент России заявил" (the country is no name) is the office holder.
+        if country is None or _followed_by_name(text, hits, index + 1 if after else index):
             return
         if _demoted(text, hits[index - 1].start if before else hits[index].start):
             return
@@ -355,6 +362,13 @@ def _held_in(person: Person, country: str) -> bool:
     return any(t.country == country for t in person.terms)
 
 
+def _titled(person: Person, title: str) -> bool:
+    """The person holds an office that title names; the heads of government are one ("德国总理朔尔茨")."""
+    if title in person.titles:
+        return True
+    return title in _HEAD_OF_GOVERNMENT and bool(person.titles & _HEAD_OF_GOVERNMENT)
+
+
 def _country_of(hit: Hit) -> str | None:
     entry = hit.by_kind.get(COUNTRY)
     if entry is None:
@@ -364,14 +378,24 @@ def _country_of(hit: Hit) -> str | None:
 
 
 def _title_before(text: str, hits: list[Hit], index: int) -> tuple[str | None, str | None]:
-    """The title right before hit `index` ("President Aliyev") and the country right before that."""
+    """The title right before hit `index` ("President Aliyev") and the country right before that.
+
+    The country may also stand between title and name, as Russian puts it: "президент Франции
+    Макрон" (title, country in the genitive, name).
+    """
     if index == 0:
         return None, None
     previous = hits[index - 1]
     title = previous.by_kind.get(TITLE)
     gap = text[previous.end : hits[index].start]
-    if title is None or (gap and not gap.isspace()):  # no gap: Chinese "总统普京"
+    if gap and not gap.isspace():  # no gap: Chinese "总统普京"
         return None, None
+    if title is None:
+        country = _country_of(previous)
+        if country is None or index < 2 or _country_after(text, hits, index - 2) != country:
+            return None, None
+        title = hits[index - 2].by_kind.get(TITLE)
+        return (None, None) if title is None else (title.data, country)
     return title.data, _country_before(text, hits, index - 1)
 
 

@@ -66,6 +66,10 @@ _SEPARATORS = [
     *(chr(c) for c in range(0x2000, 0x2070)),
     "\u00d7",
     "\u00f7",
+    # Arabic comma, semicolon and question mark: "نتنياهو،" ends a name as "Netanyahu," does.
+    "\u060c",
+    "\u061b",
+    "\u061f",
 ]
 _BOUNDARY = str.maketrans(dict.fromkeys(_SEPARATORS, " "))
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import csv
+import json
+import sys
+from collections import Counter
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from service.cli import main
 from service.datelines import english_month_day, lead_dateline, parse_dateline
 from service.enrich import load_enricher
+from service.enrich.codes import CODES
 from service.enrich.countries import evidence
 from service.enrich.enricher import Enricher, matching_language
 from service.enrich.gazetteer import CONGO, COUNTRY, GEORGIA, Place
 from service.enrich.languages import (
     LANGUAGES,
     adjective_forms,
+    arabic_spellings,
+    label_variants,
     language_forms,
     language_matcher,
     lexicon,
@@ -55,10 +62,27 @@ def _short_forms() -> list[dict[str, str]]:
         ("fi", "Venäjän ulkoministeriö syytti Suomea", ["RU", "FI"]),
         ("sv", "Finlands president", ["FI"]),
         ("ar", "التعاون الاقتصادي بين الصين ومصر", ["CN", "EG"]),
+        ("ar", "الرئيس الصيني والرئيس المصرى", ["CN", "EG"]),
+        ("da", "den tyske kansler og svenske myndigheder", ["DE", "SE"]),
+        ("sv", "ett danskt och ett tyskt företag", ["DK", "DE"]),
+        ("it", "i ribelli yemeniti", ["YE"]),
+        ("ru", "переговоры с Польшей", ["PL"]),
+        ("de", "Gespräche in Warschau und Moskau", ["PL", "RU"]),
+        ("es", "el estado de Georgia, en Estados Unidos", ["US", "US"]),
+        ("de", "in der Demokratischen Republik Kongo", ["CD"]),
+        ("es", "un terremoto en Granada; los granadinos", []),
+        ("zh", "中德经贸合作论坛。其中美国占一半。中美洲国家。", ["CN", "DE", "US"]),
+        ("ar", "الرئيس الأميركي ورئيس الوزراء الإسرائيلي، والزعيم الكوري الشمالي", ["US", "IL", "KP"]),
+        ("fi", "Tukholmassa ja Kööpenhaminassa", ["SE", "DK"]),
     ],
 )
 def test_country_forms_in_running_text(lang: str, text: str, expected: list[str]) -> None:
     assert _codes(lang, text) == expected
+
+
+def test_the_state_of_georgia_settles_georgia() -> None:
+    """ "estado de Georgia" names the US state, so a bare "Georgia" in the same story is the state too."""
+    assert set(_codes("es", "Tiroteo en Georgia. Las autoridades del estado de Georgia hablaron.")) == {"US"}
 
 
 @pytest.mark.parametrize(
@@ -104,6 +128,10 @@ def test_adjectives_match_in_lower_case_names_only_capitalized() -> None:
         ("de", "Deutsch", "deutschen"),
         ("fi", "saksalainen", "saksalaisen"),
         ("ar", "صيني", "الصينية"),
+        ("da", "tysk", "tyske"),
+        ("sv", "tysk", "tyskt"),
+        ("sv", "finsk", "finska"),
+        ("it", "Yemenita", "yemeniti"),
     ],
 )
 def test_adjective_inflections(lang: str, base: str, form: str) -> None:
@@ -187,6 +215,24 @@ def _leaders(enricher: Enricher, lang: str, headline: str, body: str) -> list[st
             ["Q15031", "Q7747"],
         ),
         ("it", "Visita", "Il presidente del Consiglio ha parlato a Bruxelles.", ["Q451791"]),
+        ("ru", "Визит", "Президент Франции Макрон прибыл в Берлин.", ["Q3052772"]),
+        ("ru", "Разговор", "Путин поговорил с Касым-Жомартом Токаевым.", ["Q200881"]),
+        ("zh", "访问", "德国总理朔尔茨抵达北京。", ["Q61053"]),
+        ("ar", "زيارة", "قال الرئيس التركي رجب طيب أردوغان إن تركيا مستعدة، وأكد أردوغان ذلك.", ["Q39259"]),
+        ("ar", "لقاء", "التقى شي جين بينغ العاهل الأردني الملك عبد الله الثاني.", ["Q15031", "Q57464"]),
+        ("pt", "Fundos", "O chefe do Governo espanhol falou hoje em Madrid.", ["Q6070218"]),
+        ("de", "Besuch", "Papst Franziskus reist nach Belgien.", ["Q450675"]),
+        ("de", "Besuch", "Der ukrainische Präsident Wolodymyr Selenskyj reist nach Berlin.", ["Q3874799"]),
+        ("ru", "Визит", "Председатель КНР прибыл в Москву.", ["Q15031"]),
+        ("ru", "Визит", "Президент России Иванов прибыл в Минск.", []),
+        ("es", "Viaje", "El papa Francisco regresó a Roma.", ["Q450675"]),
+        ("ar", "تهديد", "هدد رئيس الوزراء الإسرائيلي بنيامين نتنياهو، الأحد، لبنان.", ["Q43723"]),
+        (
+            "ar",
+            "لقاء",
+            "التقى الزعيم الكوري الشمالي والرئيس الأميركي ورئيس الوزراء الإسرائيلي والرئيس الفلسطيني.",
+            ["Q127998", "Q43723", "Q6279"],
+        ),
     ],
 )
 def test_leaders_across_languages(
@@ -304,3 +350,97 @@ def test_dateline_country_through_the_enricher(
     assert lead is not None
     analysis = enricher.analyze(headline, body, WHEN, parse_dateline(lead.text), language=lang)
     assert [c.alpha2 for c in analysis.countries if c.role == "dateline"] == [dateline_country]
+
+
+def _labels(lang: str) -> list[dict[str, str]]:
+    text = resources.files("service").joinpath("data", "leader_labels.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#"))
+    return [row for row in rows if row["lang"] == lang]
+
+
+@pytest.mark.parametrize("row", _labels("ar"), ids=lambda r: f"{r['wikidata_id']}-{r['label']}")
+def test_each_arabic_leader_form_matches_with_clitics(enricher: Enricher, row: dict[str, str]) -> None:
+    """Every Arabic label is found as written and with a clitic ("و", "ل") written onto it."""
+    matcher = language_matcher("ar", enricher._people)
+    for form in (row["label"], "و" + row["label"], "ل" + row["label"]):
+        hits = matcher.scan(f"قال {form} اليوم")
+        persons = [h.by_kind["person"].data.persons for h in hits if "person" in h.by_kind]
+        assert [p.wikidata_id for p in persons[0]] == [row["wikidata_id"]], form
+
+
+@pytest.mark.parametrize(
+    ("label", "form"),
+    [
+        ("Касым-Жомарт Токаев", "Касым-Жомартом Токаевым"),
+        ("Си Цзиньпин", "Си Цзиньпином"),
+        ("Зеленский", "Зеленского"),
+        ("Олаф Шольц", "Олафом Шольцем"),
+        ("Никол Пашинян", "Николу Пашиняну"),
+    ],
+)
+def test_russian_leader_names_decline(label: str, form: str) -> None:
+    assert form in label_variants("ru", label)
+
+
+def test_russian_names_ending_in_a_vowel_do_not_decline() -> None:
+    assert label_variants("ru", "Лукашенко") == {"Лукашенко"}
+
+
+def test_arabic_spellings_of_final_ya() -> None:
+    assert arabic_spellings("صينى") == {"صينى", "صيني"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [
+        ("fi", "Jos hallitus kaatuu, vaalit pidetään keväällä."),
+        ("de", "Wie man hört, ist die Sitzung vertagt."),
+        ("nb", "Man venter svar i morgen. Han sier at det haster."),
+        ("fr", "Le prix Nobel de Thomas Mann fut décerné en 1929."),
+    ],
+)
+def test_function_words_and_common_words_name_no_country(enricher: Enricher, lang: str, body: str) -> None:
+    """ "Jos" (fi: if) is a Nigerian city, "man" (de: one) an Isle of Man adjective in the source."""
+    analysis = enricher.analyze("x", body, WHEN, language=lang)
+    assert analysis.countries == ()
+    assert analysis.leaders == ()
+
+
+STORIES = Path(__file__).resolve().parents[1] / "fixtures" / "multilingual" / "stories.jsonl"
+
+
+def _stories() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in STORIES.read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_evaluation_stories_are_well_formed() -> None:
+    """Unique ids, gold countries we have codes for, gold leaders in the registry, 20+ per main language."""
+    stories = _stories()
+    assert len({s["id"] for s in stories}) == len(stories)
+    registry = resources.files("service").joinpath("data", "leaders.csv").read_text(encoding="utf-8")
+    qids = {line.split(",", 1)[0] for line in registry.splitlines() if line and not line.startswith("#")}
+    for story in stories:
+        assert set(story["countries"]) <= CODES.keys(), story["id"]
+        assert set(story["leaders"]) <= qids, story["id"]
+    per_language = Counter(s["lang"] for s in stories)
+    assert all(per_language[lang] >= 20 for lang in ("fr", "es", "de", "it", "pt", "ru", "zh"))
+
+
+def test_evaluation_halves_are_stable_and_even() -> None:
+    """Seen stories are fit, a named half is kept, the rest split evenly per language whatever the order."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tools.eval_multilingual import FIT, HELD_OUT, halves
+
+    stories = _stories()
+    first = dict(zip((s["id"] for s in stories), halves(stories), strict=True))
+    reordered = list(reversed(stories))
+    assert dict(zip((s["id"] for s in reordered), halves(reordered), strict=True)) == first
+    for story in stories:
+        if story.get("seen"):
+            assert first[story["id"]] == FIT
+        elif "half" in story:
+            assert first[story["id"]] == story["half"]
+    for lang in {s["lang"] for s in stories}:
+        hashed = [s for s in stories if s["lang"] == lang and not s.get("seen") and "half" not in s]
+        split = Counter(first[s["id"]] for s in hashed)
+        assert abs(split[FIT] - split[HELD_OUT]) <= 1, lang
