@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -142,3 +143,21 @@ def test_norwegian_is_bokmal_code_when_configured() -> None:
 def test_short_chinese_headline_is_not_too_short() -> None:
     assert language.detect_language("日本南部海域发生强烈地震") == "zh"
     assert language.detect_language("中国") == language.UNDETERMINED
+
+
+MULTILINGUAL_STORIES = Path(__file__).resolve().parents[1] / "fixtures" / "multilingual" / "stories.jsonl"
+
+
+def test_the_english_pre_check_answers_only_what_the_model_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cheap check before the model: wherever it answers, on every sample, fixture and random
+    text here, the model (margin rule included) says "en" too; on the 203 non-English evaluation
+    stories it never answers."""
+    answered = [text for text in _texts() if language._plainly_english(text)]
+    assert len(answered) >= 10  # the English samples and fixtures are long enough to be answered
+    monkeypatch.setattr(language, "_plainly_english", lambda text: False)
+    assert all(language.detect_language(text) == "en" for text in answered)
+    monkeypatch.undo()
+    for line in MULTILINGUAL_STORIES.read_text(encoding="utf-8").splitlines():
+        story = json.loads(line)
+        if story["lang"] != "en":
+            assert not language._plainly_english(f"{story['headline']}\n{story['body']}"), story["id"]
