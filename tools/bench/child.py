@@ -105,6 +105,7 @@ async def passthrough(settings: Settings, out_topic: str, total: int) -> list[tu
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         fetch_max_bytes=kafka.fetch_max_bytes,
         max_partition_fetch_bytes=kafka.max_partition_fetch_bytes,
+        fetch_max_wait_ms=kafka.fetch_max_wait_ms,
     )
     producer = make_producer(settings)
     samples: list[tuple[float, float]] = []
