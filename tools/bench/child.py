@@ -1,4 +1,4 @@
-"""Measurements that run in a child process of their own: the raw passthrough and the service.
+"""Measurements that run in a child process of their own: the raw passthroughs and the service.
 
 A fresh process per run keeps runs from sharing heap or caches, lets the
 load generator run on the other core, and makes its peak RSS the run's own.
@@ -168,6 +168,10 @@ def _main(
     worker_cpu_s = 0.0
     if kind == "passthrough":
         samples = asyncio.run(passthrough(settings, settings.topics.canonical, total))
+    elif kind == "quix":
+        from tools.bench.quix import quix_passthrough  # noqa: PLC0415 - only this run loads Quix
+
+        samples = quix_passthrough(settings, settings.topics.canonical, total, _signal_ready)
     else:
         samples, worker_cpu_s = asyncio.run(service(settings, total))
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -190,7 +194,7 @@ def _main(
 class ChildRun:
     """One measurement in a spawned process: start it, wait until it consumes, collect its samples."""
 
-    kind: str  # "passthrough" or "service"
+    kind: str  # "passthrough", "quix" (tools/bench/quix.py) or "service"
     config: dict[str, Any]
     total: int
 

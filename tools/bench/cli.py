@@ -1,11 +1,11 @@
 """`make bench`: every figure measured the same way each run, beside the limit it is judged against.
 
 Sections (all by default; `--only` picks some): stages (in process, no
-broker), kafka (raw passthrough limit vs the service at saturation, and
-latency at an offered rate), workers (the service with pipeline.workers
-0, 1 and 2: records/s and CPU per record, shell and workers apart), eos
-(exactly-once vs at-least-once on the mock cluster), scale (one vs two
-instances), state (dedupe memory and lookups).
+broker), kafka (raw aiokafka passthrough limit, the Quix Streams passthrough
+peer and the service at saturation, and latency at an offered rate), workers
+(the service with pipeline.workers 0, 1 and 2: records/s and CPU per record,
+shell and workers apart), eos (exactly-once vs at-least-once on the mock
+cluster), scale (one vs two instances), state (dedupe memory and lookups).
 Prints a table and writes everything as JSON under results/ (not committed).
 """
 
@@ -98,6 +98,7 @@ def run(sections: list[str], plan: Plan, shared: Path, out_dir: Path) -> dict[st
                         repetitions=plan.kafka_reps,
                         warmup=plan.kafka_warmup,
                         state_dir=state_dir,
+                        kinds=("passthrough", "quix", "service"),
                     )
                     results["kafka"] = kafka
                     saturated = kafka["service"]["records_per_s"].median

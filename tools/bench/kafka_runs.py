@@ -133,6 +133,7 @@ def saturation(
     shell_cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     worker_cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     startup: dict[str, list[float]] = {kind: [] for kind in kinds}
+    per_cpu_s: dict[str, list[float]] = {kind: [] for kind in kinds}
     for _ in range(repetitions):
         for kind in kinds:
             label = kind.partition(":")[0]
@@ -145,6 +146,9 @@ def saturation(
             shell_cpu[kind].append(1000 * result["shell_cpu_s"] / len(records))
             worker_cpu[kind].append(1000 * result["worker_cpu_s"] / len(records))
             startup[kind].append(result["startup_s"])
+            # All the run's CPU after start-up (its process with librdkafka's threads, plus the
+            # service's worker processes), warm-up records included: the cost of a record.
+            per_cpu_s[kind].append(len(records) / (result["shell_cpu_s"] + result["worker_cpu_s"]))
     return {
         kind: {
             "records_per_s": Summary.of(rates[kind]),
@@ -152,6 +156,7 @@ def saturation(
             "shell_cpu_ms_per_record": Summary.of(shell_cpu[kind]),
             "worker_cpu_ms_per_record": Summary.of(worker_cpu[kind]),
             "startup_s": Summary.of(startup[kind]),
+            "records_per_cpu_s": Summary.of(per_cpu_s[kind]),
         }
         for kind in kinds
     }

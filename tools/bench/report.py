@@ -36,10 +36,17 @@ def stages(results: dict[str, Any]) -> None:
 def kafka(results: dict[str, Any]) -> None:
     runs = results["kafka"]
     limit = runs["passthrough"]["records_per_s"].median
-    _title("Tansu broker, saturation (records committed per second after warm-up)")
-    _row("limit: raw passthrough", runs["passthrough"]["records_per_s"], "records/s", "= 1.00")
+    _title(
+        "Tansu broker, saturation (records committed per second after warm-up;"
+        " records per CPU-second of the run after start-up)"
+    )
+    limit_run = runs["passthrough"]["records_per_s"]
+    _row("limit: raw passthrough", limit_run, "records/s", _per_cpu(runs, "passthrough"))
+    if "quix" in runs:
+        quix = runs["quix"]["records_per_s"]
+        _row("peer: Quix passthrough", quix, "records/s", _per_cpu(runs, "quix", limit))
     pipeline = runs["service"]["records_per_s"]
-    _row("pipeline (service)", pipeline, "records/s", f"= {ratio(pipeline.median, limit):.3f} of the limit")
+    _row("pipeline (service)", pipeline, "records/s", _per_cpu(runs, "service", limit))
     print(
         f"  peak RSS: pipeline {runs['service']['peak_rss_mib'].median:.0f} MiB, "
         f"limit {runs['passthrough']['peak_rss_mib'].median:.0f} MiB"
@@ -53,6 +60,13 @@ def kafka(results: dict[str, Any]) -> None:
             f"p50 {lat['p50_ms']:>7.1f} ms  p99 {lat['p99_ms']:>7.1f} ms  max {lat['max_ms']:>7.1f} ms  "
             f"(n={lat['samples']:.0f})"
         )
+
+
+def _per_cpu(runs: dict[str, Any], kind: str, limit: float | None = None) -> str:
+    """A saturation row's tail: its share of the limit's records/s, and its records per CPU-second."""
+    run = runs[kind]
+    share = "= 1.00" if limit is None else f"= {ratio(run['records_per_s'].median, limit):.3f} of the limit"
+    return f"{share}; {run['records_per_cpu_s'].median:>7.0f} records/CPU-s"
 
 
 def workers(results: dict[str, Any]) -> None:

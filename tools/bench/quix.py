@@ -1,0 +1,121 @@
+"""The peer: a Quix Streams passthrough (librdkafka underneath), measured like the raw aiokafka one.
+
+What a user would otherwise pick to move news items from one topic to another in
+Python: a Quix `Application` whose dataframe consumes the raw topic and produces
+each value unchanged (key, headers and timestamp kept) to an output topic, at
+least once. Quix's checkpoint is the commit protocol: flush the producer (every
+output acknowledged) -> commit the offsets. It runs with the same client
+settings as the aiokafka passthrough and commits after as many records as that
+one commits per batch, so each side pays for the same number of commits.
+
+Samples are the same as the other runs': per input record, when its offset was
+committed (after its output was acknowledged) and its end-to-end latency. Quix
+has no public commit hook, so the consumer's `commit` is wrapped on the
+instance (the checkpoint calls it synchronously after flushing the producer).
+
+What Tansu 0.6 (the bench broker) needs of a librdkafka application:
+- no idempotent producer: Quix turns `enable.idempotence` on by default and
+  Tansu fails InitProducerId, so it is turned off (as the aiokafka runs do);
+- the topics exist beforehand (the bench creates them with the service's admin
+  code); `auto_create_topics=False` keeps Quix from creating them itself;
+- no state, no changelog topics: a passthrough is stateless, and the state
+  folder goes into a temporary directory rather than the working directory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from quixstreams import Application, message_context
+
+from service.settings import Settings
+
+Samples = list[tuple[float, float]]
+
+
+def client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """librdkafka consumer and producer settings equal to the aiokafka passthrough's."""
+    kafka = settings.kafka
+    consumer = {
+        "client.id": kafka.client_id,
+        "session.timeout.ms": kafka.session_timeout_ms,
+        "heartbeat.interval.ms": kafka.heartbeat_interval_ms,
+        "max.poll.interval.ms": kafka.max_poll_interval_ms,
+        "fetch.max.bytes": kafka.fetch_max_bytes,
+        "max.partition.fetch.bytes": kafka.max_partition_fetch_bytes,
+        "fetch.wait.max.ms": kafka.fetch_max_wait_ms,
+    }
+    producer = {
+        "client.id": kafka.client_id,
+        "enable.idempotence": False,  # Tansu: InitProducerId fails (see the module docstring)
+        "acks": kafka.acks,
+        "linger.ms": kafka.linger_ms,
+        "compression.type": kafka.compression_type or "none",
+        "message.max.bytes": kafka.max_request_size,
+    }
+    return consumer, producer
+
+
+def quix_passthrough(
+    settings: Settings, out_topic: str, total: int, on_assigned: Callable[[], None]
+) -> Samples:
+    """Consume raw, produce every record unchanged to `out_topic`, checkpoint; until `total` records."""
+    consumer_config, producer_config = client_config(settings)
+    pending: dict[int, deque[tuple[int, int]]] = {}  # partition -> (offset, timestamp ms), processed
+    samples: Samples = []
+    with tempfile.TemporaryDirectory(prefix="wire-ingest-quix-") as state_dir:
+        app = Application(
+            broker_address=settings.kafka.bootstrap_servers,
+            consumer_group=settings.kafka.group_id,
+            auto_offset_reset=settings.kafka.auto_offset_reset,
+            processing_guarantee="at-least-once",
+            # A checkpoint after as many records as the aiokafka passthrough's largest batch;
+            # the interval only matters when records trickle in (not at saturation).
+            commit_every=settings.pipeline.max_batch_records,
+            commit_interval=1.0,
+            auto_create_topics=False,
+            use_changelog_topics=False,
+            state_dir=state_dir,
+            consumer_extra_config=consumer_config,
+            producer_extra_config=producer_config,
+            loglevel="WARNING",  # as the other runs: the bench prints tables, not start-up logs
+        )
+        raw = app.topic(
+            settings.topics.raw,
+            key_deserializer="bytes",
+            value_deserializer="bytes",
+        )
+        out = app.topic(out_topic, key_serializer="bytes", value_serializer="bytes")
+
+        def processed(value: bytes, key: bytes | None, timestamp: int, headers: Any) -> None:
+            context = message_context()
+            pending.setdefault(context.partition, deque()).append((context.offset, timestamp))
+
+        app.dataframe(raw).update(processed, metadata=True).to_topic(out)
+
+        consumer = app._consumer  # private: Quix has no public hook on assignment or commit
+        assign, commit = consumer.assign, consumer.commit
+
+        def assigned(partitions: list[Any]) -> None:
+            assign(partitions)
+            if partitions:
+                on_assigned()
+
+        def committed(*args: Any, **kwargs: Any) -> Any:
+            result = commit(*args, **kwargs)
+            now, clock = time.time(), time.perf_counter()
+            for tp in kwargs.get("offsets") or ():
+                queue = pending.get(tp.partition, deque())
+                while queue and queue[0][0] < tp.offset:
+                    _, stamp = queue.popleft()
+                    samples.append((clock, max(0.0, now - stamp / 1000)))
+            return result
+
+        consumer.assign = assigned  # type: ignore[method-assign]
+        consumer.commit = committed  # type: ignore[method-assign]
+        app.run(count=total, collect=False)
+    return samples
