@@ -26,18 +26,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from service.settings import Settings
+from quixstreams import Application, message_context
 
-with warnings.catch_warnings():
-    # authlib, which confluent-kafka's schema registry client brings in with Quix, warns about
-    # httpx on import; nothing here uses either, and the bench prints tables, not warnings.
-    warnings.simplefilter("ignore")
-    from quixstreams import Application, message_context
+from service.settings import Settings
 
 Samples = list[tuple[float, float]]
 
