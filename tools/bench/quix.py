@@ -13,13 +13,19 @@ committed (after its output was acknowledged) and its end-to-end latency. Quix
 has no public commit hook, so the consumer's `commit` is wrapped on the
 instance (the checkpoint calls it synchronously after flushing the producer).
 
-What Tansu 0.6 (the bench broker) needs of a librdkafka application:
-- no idempotent producer: Quix turns `enable.idempotence` on by default and
-  Tansu fails InitProducerId, so it is turned off (as the aiokafka runs do);
-- the topics exist beforehand (the bench creates them with the service's admin
-  code); `auto_create_topics=False` keeps Quix from creating them itself;
-- no state, no changelog topics: a passthrough is stateless, and the state
-  folder goes into a temporary directory rather than the working directory.
+Settings, and what Tansu 0.6 (the bench broker) does with a librdkafka application:
+- idempotence as the aiokafka runs have it (`kafka.enable_idempotence`, off by default),
+  not Quix's default (on): the same producer work on both sides. Tansu would take it
+  from librdkafka (its InitProducerId succeeds there and 100 records came through),
+  although it fails aiokafka's with UnknownError;
+- the session timeout of the other runs: Tansu holds a new member's first JoinGroup for
+  about half of it (in two tries), so librdkafka's default (45 s) took ~23 s to get partitions, against
+  ~5 s with the service's 10 s (the aiokafka runs take ~5-6 s too);
+- topics created ahead by the bench with the service's admin code (3 partitions, as for
+  the other runs) and `auto_create_topics=False`: Quix's own creation works on Tansu too,
+  but would make the output topic differ from the other runs';
+- no state, no changelog topics: a passthrough is stateless, and the state folder goes
+  into a temporary directory rather than the working directory.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ def client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     producer = {
         "client.id": kafka.client_id,
-        "enable.idempotence": False,  # Tansu: InitProducerId fails (see the module docstring)
+        "enable.idempotence": kafka.enable_idempotence,  # as the aiokafka runs, not Quix's default
         "acks": kafka.acks,
         "linger.ms": kafka.linger_ms,
         "compression.type": kafka.compression_type or "none",
