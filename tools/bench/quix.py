@@ -18,9 +18,9 @@ Settings, and what Tansu 0.6 (the bench broker) does with a librdkafka applicati
   not Quix's default (on): the same producer work on both sides. Tansu would take it
   from librdkafka (its InitProducerId succeeds there and 100 records came through),
   although it fails aiokafka's with UnknownError;
-- the session timeout of the other runs: Tansu holds a new member's first JoinGroup for
-  about half of it (in two tries), so librdkafka's default (45 s) took ~23 s to get partitions, against
-  ~5 s with the service's 10 s (the aiokafka runs take ~5-6 s too);
+- the session timeout of the other runs (the bench's 3 s): Tansu holds a new member's
+  first JoinGroup for about half of it, so librdkafka's default (45 s) took ~23 s to get
+  partitions, against ~5 s with 10 s;
 - topics created ahead by the bench with the service's admin code (3 partitions, as for
   the other runs) and `auto_create_topics=False`: Quix's own creation works on Tansu too,
   but would make the output topic differ from the other runs';
