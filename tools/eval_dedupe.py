@@ -61,6 +61,7 @@ from datasketch import MinHash, MinHashLSH
 from service.dedupe import Deduplicator, MemoryStore
 from service.dedupe.minhash import estimated_jaccard, shingles, signature
 from service.dedupe.testing import make_article
+from service.dedupe.text import fingerprint_text
 from service.models import CanonicalArticle, Relation
 from service.settings import DedupeBackend, DedupeSettings
 
@@ -452,8 +453,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_sweep:
         sweep(
-            [(d.text, f"{h}\n\n{b}") for d, h, b, _, _ in reprints],
-            [(a.text, b.text) for a, b, _ in negatives],
+            # The text the deduplicator fingerprints (without the feeds' packaging).
+            [(fingerprint_text(d.headline, d.body), fingerprint_text(h, b)) for d, h, b, _, _ in reprints],
+            [
+                (fingerprint_text(a.headline, a.body), fingerprint_text(b.headline, b.body))
+                for a, b, _ in negatives
+            ],
             [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7],
         )
     thresholds = [float(t) for t in args.stream_thresholds.split(",") if t] or [args.threshold]
