@@ -23,7 +23,8 @@ _SLUG = re.compile(
     r"^(?:(?:UPDATE|WRAPUP|CORRECTED|REFILE|RPT|REPEAT|URGENT|FLASH|BRIEF|INSTANT VIEW)(?:\s*\d+)?\s*-\s*)+",
     re.IGNORECASE,
 )
-_TAG = re.compile(r"\s*\((?:corrected|updated?|refiled?|repeat|recasts?|adds [^)]*)\)\s*$", re.IGNORECASE)
+_TAG = re.compile(r"\((?:corrected|updated?|refiled?|repeat|recasts?|adds [^()]{0,60})\)$", re.IGNORECASE)
+_TAG_SCAN = 80  # a tag ends the headline: only its tail is read, so a hostile headline costs no more
 # A byline paragraph: "By" and a capitalised name or desk ("By Jane Doe, Wire B correspondent",
 # "By MARY SMITH"; not "By noon, ..."), or a credit to a desk or a news service.
 _BY_NAME = re.compile(r"^By\s+[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|de|van|von|del|da))*(?:\s*,.*)?$")
@@ -51,7 +52,10 @@ def fingerprint_text(headline: str, body: str, *, dateline: str | None = None) -
     credit included, dash not: service/datelines.py), removed with the dash after it.
     Only the first and last paragraphs are looked at: this runs on every article.
     """
-    headline = _TAG.sub("", _SLUG.sub("", headline.strip()))
+    headline = _SLUG.sub("", headline.strip())
+    tag = _TAG.search(headline, max(0, len(headline) - _TAG_SCAN))
+    if tag is not None:
+        headline = headline[: tag.start()].rstrip()
     start, end = 0, len(body)
     first = body.find(_BREAK)
     if 0 <= first <= _BYLINE_MAX_CHARS and _is_byline(body[:first].strip()):

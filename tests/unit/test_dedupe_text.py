@@ -79,3 +79,12 @@ def test_dateline_is_removed_only_where_the_article_has_it() -> None:
     assert fingerprint_text("H", body, dateline="LONDON (Reuters)") == "H\n\n" + STORY
     assert fingerprint_text("H", body) == "H\n\n" + body
     assert fingerprint_text("H", STORY, dateline="PARIS") == "H\n\n" + STORY
+
+
+def test_hostile_input_is_read_in_one_pass() -> None:
+    """2 MB of open tags in a headline and a body of one huge paragraph end (a quadratic scan would hang)."""
+    headline = "(adds " * 350_000 + "(corrected)"
+    body = "By Jane Doe\n\n" + "word " * 400_000 + "\n\nCopyright 1987 Wire B."
+    text = fingerprint_text(headline, body)
+    assert text.startswith("(adds (adds") and not text.endswith("Wire B.")
+    assert "By Jane Doe" not in text
