@@ -25,12 +25,17 @@ _SLUG = re.compile(
 )
 _TAG = re.compile(r"\((?:corrected|updated?|refiled?|repeat|recasts?|adds [^()]{0,60})\)$", re.IGNORECASE)
 _TAG_SCAN = 80  # a tag ends the headline: only its tail is read, so a hostile headline costs no more
-# A byline paragraph: "By" and a capitalised name or desk ("By Jane Doe, Wire B correspondent",
-# "By MARY SMITH"; not "By noon, ..."), or a credit to a desk or a news service.
-_BY_NAME = re.compile(r"^By\s+[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|de|van|von|del|da))*(?:\s*,.*)?$")
+# A byline paragraph: "By", a capitalised name, and after a comma capitalised words or a
+# role ("By Jane Doe, Wire B correspondent", "By MARY SMITH, Associated Press Writer"; not
+# "By noon, prices fell" nor "By Tuesday, the strike had ended"), or a credit to a desk or
+# a news service with no full stop ("From our wire services", "WIRE B NEWS SERVICE"; not
+# "The strike was called off by union staff.").
+_NAME = r"(?:[A-Z][\w.'’&-]*|and|de|van|von|del|da)"
+_ROLE = r"(?:[A-Z][\w.'’&-]*|correspondent|writer|reporter|staff|editor|and|in|for|of)"
+_BY_NAME = re.compile(rf"^By\s+[A-Z][\w.'’-]*(?:\s+{_NAME})*(?:\s*,\s*{_ROLE}(?:\s+{_ROLE})*)?$")
 _BYLINE = re.compile(
     r"^(?:from\s+(?:our|the)\s+(?:wire\s+services?|correspondents?|staff)|"
-    r".*\bnews\s+(?:service|agency)|.*\b(?:staff|correspondents?|reporters?))\W*$",
+    r".*\bnews\s+(?:service|agency)|.*\b(?:staff|correspondents?|reporters?))\s*$",
     re.IGNORECASE,
 )
 _BYLINE_MAX_CHARS = 80  # ten words or so

@@ -40,9 +40,16 @@ def test_byline_styles(byline: str) -> None:
     )
 
 
-def test_paragraphs_that_only_look_like_packaging_stay() -> None:
-    """A short opening that is the story ("By noon, ...") and a byline-like paragraph mid-story are kept."""
-    opening = "By noon, Acme shares had fallen."
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "By noon, Acme shares had fallen.",
+        "By Tuesday, the strike had ended",
+        "It was called off by union staff.",
+    ],
+)
+def test_paragraphs_that_only_look_like_packaging_stay(opening: str) -> None:
+    """A short opening that is the story, and a byline-like paragraph mid-story, are kept."""
     assert opening in fingerprint_text("Acme falls", f"{opening}\n\n{STORY}")
     middle = f"{STORY}\n\nBy Jane Doe\n\nThe offer ends in May."
     assert "Jane Doe" in fingerprint_text("Acme falls", middle)
