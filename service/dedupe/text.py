@@ -41,7 +41,8 @@ _BYLINE = re.compile(
 _BYLINE_MAX_CHARS = 80  # ten words or so
 # A footer paragraph: copyright, credits, promotion of the feed's other products.
 _FOOTER = re.compile(
-    r"^\W*(?:copyright\b|\(c\)|©|all rights reserved|\(?(?:reporting|writing|editing|compiled) by\b|"
+    r"^\W*(?:copyright\b|\(c\)|©|all rights reserved|\(?(?:reporting|writing|editing) by\b|"
+    r"\(compiled by\b|"
     r"for more\b.*\bsubscribe\b|subscribe to\b|related (?:coverage|stories|news)\b|keywords?:)",
     re.IGNORECASE,
 )
