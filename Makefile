@@ -58,7 +58,7 @@ bench: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python tools/eval_formats.py
-	$(BIN)/python tools/eval_dedupe.py --no-sweep --stream-thresholds 0.45,0.5,0.52,0.55
+	$(BIN)/python tools/eval_dedupe.py --no-sweep --stream-thresholds 0.45,0.5,0.51,0.52,0.55
 	$(BIN)/python tools/eval_enrich.py
 
 clean:

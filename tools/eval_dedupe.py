@@ -12,7 +12,10 @@ The set is derived from real 1987 wire text (../shared/eval/reuters21578/article
 * positives: reprints of sampled articles, as another feed would carry them:
   other boilerplate (byline, agency tag, footer), trimmed or added
   paragraphs, light edits (spellings, number styles, a few words dropped or
-  swapped), a rewritten headline; two to four changes per reprint;
+  swapped), a rewritten headline; two to four changes per reprint; the
+  packaging (bylines, footers, headline slugs) comes from a fixed list
+  (--packaging standard), or from a second list in other agencies' styles
+  that the fingerprint text rules were not written from (--packaging other);
 * hard negatives: pairs of distinct articles from the same day about the
   same place, chosen as the most alike such pairs by exact Jaccard.
 
@@ -58,6 +61,7 @@ from datasketch import MinHash, MinHashLSH
 from service.dedupe import Deduplicator, MemoryStore
 from service.dedupe.minhash import estimated_jaccard, shingles, signature
 from service.dedupe.testing import make_article
+from service.dedupe.text import fingerprint_text
 from service.models import CanonicalArticle, Relation
 from service.settings import DedupeBackend, DedupeSettings
 
@@ -150,18 +154,58 @@ def drop_corpus_copies(docs: list[Doc]) -> tuple[list[Doc], int]:
 
 # ------------------------------------------------------------------ reprints
 
-_BYLINES = (
-    "By Wire B Staff",
-    "By Jane Doe, Wire B correspondent",
-    "From our wire services",
-    "WIRE B NEWS SERVICE",
-)
-_FOOTERS = (
-    "Copyright 1987 Wire B. All rights reserved. This material may not be published or redistributed.",
-    "(Reporting by the Wire B desk; editing by the night staff)",
-    "For more business news, subscribe to the Wire B daily digest.",
-    "Related coverage: see our markets page for prices and analysis.",
-)
+
+@dataclass(frozen=True)
+class Packaging:
+    """What another feed wraps a reprint in: byline paragraphs, footers, headline slugs and tags."""
+
+    bylines: tuple[str, ...]
+    footers: tuple[str, ...]
+    slugs: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+PACKAGING = {
+    # The set the reprints were built with from the start.
+    "standard": Packaging(
+        bylines=(
+            "By Wire B Staff",
+            "By Jane Doe, Wire B correspondent",
+            "From our wire services",
+            "WIRE B NEWS SERVICE",
+        ),
+        footers=(
+            "Copyright 1987 Wire B. All rights reserved. "
+            "This material may not be published or redistributed.",
+            "(Reporting by the Wire B desk; editing by the night staff)",
+            "For more business news, subscribe to the Wire B daily digest.",
+            "Related coverage: see our markets page for prices and analysis.",
+        ),
+        slugs=("UPDATE 1-", "WRAPUP-", ""),
+        tags=("", " - sources", " (corrected)"),
+    ),
+    # Other agencies' styles, written after the fingerprint text rules (service/dedupe/text.py)
+    # to check they are not fitted to the standard set: about half are not packaging those
+    # rules know ("WIRE B", "Special to Wire B", "Additional reporting by ...", "EXCLUSIVE-").
+    "other": Packaging(
+        bylines=(
+            "By MARY SMITH, Associated Press Writer",
+            "By Pierre Dupont and Anna Schmidt",
+            "Staff and agencies",
+            "WIRE B",
+            "Special to Wire B",
+        ),
+        footers=(
+            "Copyright 2026 Wire B. All Rights Reserved.",
+            "(Editing by Anna Schmidt)",
+            "Additional reporting by Tom Brown in Tokyo",
+            "Follow Wire B on social media for the latest updates.",
+            "Our standards: the Wire B trust principles.",
+        ),
+        slugs=("CORRECTED-", "UPDATE 3-", "EXCLUSIVE-", "ANALYSIS-", ""),
+        tags=("", " (Recasts)", " - report"),
+    ),
+}
 _EDITS = (
     ("mln", "million"),
     ("billion", "bln"),
@@ -175,7 +219,9 @@ _EDITS = (
 TRANSFORMS = ("boilerplate", "trim", "add", "edit", "headline")
 
 
-def make_reprint(doc: Doc, filler: Doc, rng: random.Random) -> tuple[str, str, tuple[str, ...]]:
+def make_reprint(
+    doc: Doc, filler: Doc, rng: random.Random, packaging: Packaging = PACKAGING["standard"]
+) -> tuple[str, str, tuple[str, ...]]:
     """Headline, body and the list of changes of one synthetic reprint of `doc`."""
     chosen = tuple(sorted(rng.sample(TRANSFORMS, rng.randint(2, 4))))
     headline = doc.headline
@@ -201,14 +247,10 @@ def make_reprint(doc: Doc, filler: Doc, rng: random.Random) -> tuple[str, str, t
             del words[rng.randrange(len(words))]
             paragraphs[target] = " ".join(words)
     if "boilerplate" in chosen:
-        paragraphs = [rng.choice(_BYLINES), *paragraphs, rng.choice(_FOOTERS)]
+        paragraphs = [rng.choice(packaging.bylines), *paragraphs, rng.choice(packaging.footers)]
         paragraphs[1] = re.sub(r"^[A-Z][A-Z .,]+, \w+ \d+ - ", "", paragraphs[1])
     if "headline" in chosen:
-        headline = (
-            rng.choice(("UPDATE 1-", "WRAPUP-", ""))
-            + headline.title()
-            + rng.choice(("", " - sources", " (corrected)"))
-        )
+        headline = rng.choice(packaging.slugs) + headline.title() + rng.choice(packaging.tags)
     return headline, "\n\n".join(paragraphs), chosen
 
 
@@ -376,6 +418,13 @@ def main(argv: list[str] | None = None) -> int:
         "--stream-thresholds", type=str, default="", help="comma list: run the stream for each"
     )
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument(
+        "--packaging",
+        choices=sorted(PACKAGING),
+        default="standard",
+        help="the reprints' bylines, footers and headline slugs "
+        "('other': styles the fingerprint text rules were not written from)",
+    )
     args = parser.parse_args(argv)
 
     path = args.shared / ARTICLES
@@ -394,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     reprints = []
     for doc in originals:
         filler = rng.choice(background)
-        headline, body, changes = make_reprint(doc, filler, rng)
+        headline, body, changes = make_reprint(doc, filler, rng, PACKAGING[args.packaging])
         reprints.append((doc, headline, body, changes, doc.created + timedelta(minutes=rng.randint(1, 600))))
     negatives = hard_negatives(background, args.negatives, rng)
     print(
@@ -404,8 +453,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_sweep:
         sweep(
-            [(d.text, f"{h}\n\n{b}") for d, h, b, _, _ in reprints],
-            [(a.text, b.text) for a, b, _ in negatives],
+            # The text the deduplicator fingerprints (without the feeds' packaging).
+            [(fingerprint_text(d.headline, d.body), fingerprint_text(h, b)) for d, h, b, _, _ in reprints],
+            [
+                (fingerprint_text(a.headline, a.body), fingerprint_text(b.headline, b.body))
+                for a, b, _ in negatives
+            ],
             [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7],
         )
     thresholds = [float(t) for t in args.stream_thresholds.split(",") if t] or [args.threshold]

@@ -25,6 +25,7 @@ the figure to report. Micro-averaged precision, recall and F1 per half, then the
 countries with the most false positives and negatives. The article date is `date`.
 
     .venv/bin/python tools/eval_enrich.py [--shared DIR] [--mode pipeline|direct] [--roles dateline,subject]
+        [--leader-errors fit|held-out]
 """
 
 from __future__ import annotations
@@ -223,7 +224,9 @@ def score(
     predictions: dict[int, Prediction],
     data: Path,
     roles: set[str],
+    *,
     leader_min_mentions: int = 1,
+    errors_in: str | None = None,
 ) -> list[str]:
     places = {r["reuters_code"]: r["iso_alpha2"] for r in _read_csv(data / "places_to_iso.csv")}
     people_rows = _read_csv(data / "people_to_wikidata.csv")
@@ -244,6 +247,7 @@ def score(
     judged: dict[str, list[tuple[float, bool]]] = {half: [] for half in HALVES}
     gold_total = dict.fromkeys(HALVES, 0)
     counts: Counter[str] = Counter()
+    errors: list[str] = []
     for record in records:
         half = split_half(html.unescape(str(record.get("title") or "")))
         predicted = predictions.get(record["newid"], NOTHING)
@@ -265,6 +269,8 @@ def score(
             scores[("leaders, subjects", half)].add(subjects, gold_q)
             scores[("leaders, all mentions", half)].add({m["wikidata_id"] for m in found}, gold_q)
             judged[half] += [(m["salience"], m["wikidata_id"] in gold_q) for m in found]
+            if errors_in is not None and half.startswith(errors_in):
+                errors += _leader_errors(record, found, subjects, gold_q, names)
             gold_total[half] += len(gold_q)
     lines = [f"stories: {counts[HALVES[0]]} fit, {counts[HALVES[1]]} held-out; story roles: {sorted(roles)}"]
     for half in HALVES:
@@ -296,6 +302,31 @@ def score(
                 names,
             ),
         ]
+    if errors_in is not None:
+        lines += [f"== leader subject errors, {errors_in} half ({len(errors)}) ==", *errors]
+    return lines
+
+
+def _leader_errors(
+    record: dict[str, Any],
+    found: list[dict[str, Any]],
+    subjects: set[str],
+    gold: set[str],
+    names: dict[str, str],
+) -> list[str]:
+    """One line per false negative or false positive subject: what the enricher made of the person."""
+    by_qid = {m["wikidata_id"]: m for m in found}
+    lines = []
+    for qid in sorted((gold - subjects) | (subjects - gold)):
+        m = by_qid.get(qid)
+        seen = (
+            f"{m['article_role']} salience {m['salience']} mentions {m['mentions']} by {m['resolved_by']}"
+            if m
+            else "not recognised"
+        )
+        kind = "FN" if qid in gold else "FP"
+        title = html.unescape(str(record.get("title") or ""))
+        lines.append(f"  {kind} {names.get(qid, qid)} in {record['newid']} ({seen}): {title}")
     return lines
 
 
@@ -331,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--city-min-population", type=int, default=None, help="override the city cut-off")
     parser.add_argument("--leader-min-mentions", type=int, default=1, help="salient leaders only")
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
+    parser.add_argument(
+        "--leader-errors",
+        choices=("fit", "held-out"),
+        default=None,
+        help="list the leader subject errors of one half (choose rules on the fit half's)",
+    )
     args = parser.parse_args(argv)
     data = args.shared / "eval" / "reuters21578"
     if not (data / "articles.jsonl").is_file():
@@ -346,7 +383,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         predictions = direct_predictions(records, settings.enrich)
     print(f"mode {args.mode}; {len(records)} stories")
-    for line in score(records, predictions, data, set(args.roles.split(",")), args.leader_min_mentions):
+    roles = set(args.roles.split(","))
+    lines = score(
+        records,
+        predictions,
+        data,
+        roles,
+        leader_min_mentions=args.leader_min_mentions,
+        errors_in=args.leader_errors,
+    )
+    for line in lines:
         print(line)
     return 0
 

@@ -26,6 +26,7 @@ from .decide import (
 from .facts import number_mask
 from .minhash import LshParams, Signature, band_keys, lsh_params, signature
 from .store import DedupeStore, InProcessConflicts, StoryEntry, Write
+from .text import fingerprint_text
 
 # Each conflict means another writer changed what a decision was based on and
 # the next attempt sees that change; a handful of attempts is plenty.
@@ -33,7 +34,9 @@ _MAX_ATTEMPTS = 8
 
 
 def article_text(article: CanonicalArticle) -> str:
-    return f"{article.headline}\n\n{article.body_text}"
+    """The text fingerprinted: the story without its feed's packaging (see text.py)."""
+    dateline = article.dateline.text if article.dateline is not None else None
+    return fingerprint_text(article.headline, article.body_text, dateline=dateline)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from .trusted import trusted
 # Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
 # 1.1: leader salience and article_role; 1.2: subject leaders name their country (CountryMention.leaders)
 # 1.3: country forms in the languages of service/enrich/languages.py
-ENRICHER_VERSION = "enrich-1.3"
+# 1.4: a leader's government ("the Reagan administration") weighs half a mention in salience
+ENRICHER_VERSION = "enrich-1.4"
 SEPARATOR = "\n\n"
 LEAD_SCAN = 200  # a dateline opening the body is shorter than this
 

@@ -163,6 +163,7 @@ class _Found:
     first_offset: int
     resolved_by: LeaderResolution
     phrases: list[int]  # where each mention's phrase starts ("Japanese Prime Minister ..."), in order found
+    ends: list[int]  # where each mention's name (or office) ends, in the same order
 
 
 @dataclass(slots=True)
@@ -231,6 +232,7 @@ class LeaderResolver:
             if known:
                 entry = article.found[self._best_person(known, article).key]
                 entry.phrases.append(hits[index].start)
+                entry.ends.append(hits[index].end)
                 entry.first_offset = min(entry.first_offset, hits[index].start)
                 consumed.add(index)
         return article, consumed
@@ -259,7 +261,7 @@ class LeaderResolver:
         # The phrase naming the person starts at the title, or at the country before it.
         phrase = index - (title is not None) - (title_country is not None)
         self._record(
-            article, person, article.hits[index].start, how, title_country, phrase=article.hits[phrase].start
+            article, person, article.hits[index], how, title_country, phrase=article.hits[phrase].start
         )
         return True
 
@@ -281,7 +283,7 @@ class LeaderResolver:
             return
         (person,) = holders.values()
         phrase = hits[index - 1].start if before else hits[index].start
-        self._record(article, person, hits[index].start, LeaderResolution.OFFICE, country, phrase=phrase)
+        self._record(article, person, hits[index], LeaderResolution.OFFICE, country, phrase=phrase)
 
     def _best_person(self, candidates: tuple[Person, ...], article: _Article) -> Person:
         when = article.when
@@ -298,7 +300,7 @@ class LeaderResolver:
         self,
         article: _Article,
         person: Person,
-        offset: int,
+        name: Hit,
         how: LeaderResolution,
         country: str | None,
         *,
@@ -307,6 +309,7 @@ class LeaderResolver:
         existing = article.found.get(person.key)
         if existing is not None:
             existing.phrases.append(phrase)
+            existing.ends.append(name.end)
             return
         when = article.when
         term = min(
@@ -318,7 +321,9 @@ class LeaderResolver:
                 -self._country_weight.get(t.country, 0),
             ),
         )
-        article.found[person.key] = _Found(person, term, term.in_office(when), offset, how, [phrase])
+        article.found[person.key] = _Found(
+            person, term, term.in_office(when), name.start, how, [phrase], [name.end]
+        )
 
 
 def _mentions(article: _Article, headline_end: int, lead_start: int) -> list[LeaderMention]:
@@ -333,7 +338,13 @@ def _mentions(article: _Article, headline_end: int, lead_start: int) -> list[Lea
         if not f.person.wikidata_id:
             continue
         found = evidence(
-            article.text, headline_end, f.phrases, headliners > headlined, credited, lead_start=lead_start
+            article.text,
+            headline_end,
+            f.phrases,
+            headliners > headlined,
+            credited,
+            lead_start=lead_start,
+            ends=f.ends,
         )
         value, role = salience(score(found))
         out.append(

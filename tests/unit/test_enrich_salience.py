@@ -184,3 +184,32 @@ def test_score_and_salience() -> None:
     assert salience(3.0) == (0.5, LeaderRole.SUBJECT)
     assert salience(2.0) == (0.333, LeaderRole.MENTIONED)
     assert salience(12.0) == (1.0, LeaderRole.SUBJECT)
+
+
+def test_mentions_of_a_leaders_government_weigh_half(enricher: Enricher) -> None:
+    """ "The Reagan administration" names the government: three such mentions do not make Reagan a subject."""
+    government = _by_name(
+        enricher,
+        "TRADE TALKS OPEN",
+        "Talks began on Monday with envoys of President Reagan, and the Reagan administration said "
+        "the Reagan administration's offer stood, as Reagan's government had said before.",
+    )
+    person = _by_name(
+        enricher,
+        "TRADE TALKS OPEN",
+        "Talks began on Monday with envoys of President Reagan, and Reagan said the offer of Reagan stood, "
+        "as Reagan had said before.",
+    )
+    assert government["Ronald Reagan"].mentions == person["Ronald Reagan"].mentions == 4
+    assert government["Ronald Reagan"].article_role is LeaderRole.MENTIONED
+    assert person["Ronald Reagan"].article_role is LeaderRole.SUBJECT
+
+
+def test_evidence_counts_government_mentions_apart() -> None:
+    """A body mention followed by "administration", "'s government" or "cabinet" is a government mention."""
+    text = "HEADLINE\n\nThe Kohl government met. Kohl's cabinet agreed, Kohl said."
+    phrases = [i for i in range(len(text)) if text.startswith("Kohl", i)]
+    ends = [start + len("Kohl") for start in phrases]
+    found = evidence(text, len("HEADLINE"), phrases, False, False, ends=ends)
+    assert found == Evidence(government=2, other=1)
+    assert score(found) == 2.0
