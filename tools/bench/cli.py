@@ -12,6 +12,7 @@ Prints a table and writes everything as JSON under results/ (not committed).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import os
 import platform
@@ -31,6 +32,7 @@ from tools.corpus import default_shared_dir
 
 SECTIONS = ("stages", "kafka", "workers", "eos", "scale", "state")
 WORKER_COUNTS = (0, 1, 2)
+KAFKA_RUNS = ("passthrough", "quix", "service")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -53,6 +55,14 @@ class Plan:
 
 FULL = Plan(2000, 400, 3, 6000, 1000, 3, 8.0, 1200, 3, 3000, 1, (100_000, 1_000_000), 2000)
 QUICK = Plan(400, 100, 2, 800, 200, 1, 3.0, 300, 1, 600, 1, (20_000,), 300)
+
+
+def _has_quix() -> bool:
+    """The peer row needs the `bench` extra (`make bench` installs it in its own venv)."""
+    if importlib.util.find_spec("quixstreams") is not None:
+        return True
+    print("note: no Quix Streams peer row (install the bench extra: `make bench` does)")
+    return False
 
 
 def _commit() -> str:
@@ -98,7 +108,9 @@ def run(sections: list[str], plan: Plan, shared: Path, out_dir: Path) -> dict[st
                         repetitions=plan.kafka_reps,
                         warmup=plan.kafka_warmup,
                         state_dir=state_dir,
-                        kinds=("passthrough", "quix", "service"),
+                        kinds=("passthrough", "quix", "service")
+                        if _has_quix()
+                        else ("passthrough", "service"),
                     )
                     results["kafka"] = kafka
                     saturated = kafka["service"]["records_per_s"].median
