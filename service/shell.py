@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,6 +180,10 @@ class Service:
                 transactional_id=self.settings.transactional_id() if self.delivery.transactional else None,
                 workers=self.settings.pipeline.workers,
             )
+            # What exists now (modules, settings, clients, the dedupe store's index) lives as long
+            # as the process: out of the collector's reach, a full collection no longer walks it.
+            # Those took ~37 ms each, several a minute at saturation: the p99 latency.
+            gc.freeze()
             await self._loop(consumer, stop, limits, summary)
         finally:
             if workers_started is not None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -123,6 +124,9 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
     preparer = Preparer(settings, _enricher(settings.enrich) if needs_enricher else None)
     if not _preloaded(settings.enrich):
         warm_up(preparer)  # the fork server's warm-up already built the process-wide state
+    # The loaded pipeline lives as long as every worker: kept out of the collector's walks, and
+    # the workers' collections do not touch (and so copy) the pages they share with the zygote.
+    gc.freeze()
     _send_frame_blocking(control, _READY)
     while control.recv(1):
         service_end, worker_end = socket.socketpair()
