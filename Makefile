@@ -71,6 +71,7 @@ eval: $(STAMP)
 	$(BIN)/python tools/eval_formats.py
 	$(BIN)/python tools/eval_dedupe.py --no-sweep --stream-thresholds 0.45,0.5,0.51,0.52,0.55
 	$(BIN)/python tools/eval_enrich.py
+	$(BIN)/python tools/eval_multilingual.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache results
