@@ -370,6 +370,8 @@ class WorkerPool:
             await self.wait_started()
         elif self._starting.exception() is not None:
             await self._starting  # raises the start-up error
+        if self._closed:  # no worker would ever take the job
+            raise WorkerLostError("the worker pool is closed", timed_out=False)
         payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
         job = _Job(payload, asyncio.get_running_loop().create_future())
         # If nobody awaits the answer any more, its WorkerLostError is expected, not "never retrieved".

@@ -218,3 +218,20 @@ async def test_records_queued_behind_a_record_that_times_out_are_served_by_the_r
         assert metrics.worker_restarts.labels("timeout")._value.get() == 1
     finally:
         await pool.close()
+
+
+async def test_records_waiting_when_the_pool_closes_fail_instead_of_hanging() -> None:
+    """Closing the pool answers every record it still holds, and a record handed over afterwards,
+    with WorkerLostError: no caller is left waiting for a worker that will never come."""
+    pool = WorkerPool(_settings(workers=1, record_timeout_seconds=120), Metrics(CollectorRegistry()))
+    pool.start()
+    await pool.wait_started()
+    held = [asyncio.ensure_future(pool.prepare("raw", long_ninjs(4, seed), META)) for seed in range(4)]
+    await asyncio.sleep(
+        0.05
+    )  # handed over (each needs ~0.6 s): one running, one queued in its socket, two waiting
+    await pool.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(*held, return_exceptions=True), timeout=30)
+    assert all(isinstance(outcome, WorkerLostError) for outcome in outcomes)
+    with pytest.raises(WorkerLostError):
+        await asyncio.wait_for(pool.prepare("raw", SMALL, META), timeout=30)
