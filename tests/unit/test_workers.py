@@ -227,9 +227,8 @@ async def test_records_waiting_when_the_pool_closes_fail_instead_of_hanging() ->
     pool.start()
     await pool.wait_started()
     held = [asyncio.ensure_future(pool.prepare("raw", long_ninjs(4, seed), META)) for seed in range(4)]
-    await asyncio.sleep(
-        0.05
-    )  # handed over (each needs ~0.6 s): one running, one queued in its socket, two waiting
+    # Handed over (~0.6 s each): one running, one in the worker's socket, two waiting.
+    await asyncio.sleep(0.05)
     await pool.close()
     outcomes = await asyncio.wait_for(asyncio.gather(*held, return_exceptions=True), timeout=30)
     assert all(isinstance(outcome, WorkerLostError) for outcome in outcomes)
