@@ -25,9 +25,11 @@ Two measurements:
    negative pairs) for several shingle sizes and signature lengths, using the
    same estimated Jaccard the deduplicator uses: recall and false-positive
    rate per threshold.
-2. The whole stream (background + reprints, in versioncreated order) through
-   the real Deduplicator (memory backend, LSH banding and all): a reprint is a
-   true positive when it joins its original's story; every other
+2. The whole stream (background + reprints, in versioncreated order), each
+   story written as a raw ninjs item and fed through `Pipeline.process_raw`
+   (parse, normalize, fingerprint, dedupe with the memory store, route), as the
+   service sees a feed: a reprint is a true positive when its published event
+   joins its original's story; every other
    NEAR_DUPLICATE is a false positive. Precision, recall, and whether any hard
    negative pair was merged.
 
@@ -56,14 +58,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import orjson
 from datasketch import MinHash, MinHashLSH
+from prometheus_client import CollectorRegistry
 
-from service.dedupe import Deduplicator, MemoryStore
+from service.dedupe import open_deduplicator
 from service.dedupe.minhash import estimated_jaccard, shingles, signature
-from service.dedupe.testing import make_article
 from service.dedupe.text import fingerprint_text
-from service.models import CanonicalArticle, Relation
-from service.settings import DedupeBackend, DedupeSettings
+from service.models import RecordMeta, Relation
+from service.observability import Metrics
+from service.pipeline import Pipeline
+from service.settings import DedupeBackend, DedupeSettings, Settings
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ARTICLES = Path("eval") / "reuters21578" / "articles.jsonl"
@@ -306,32 +311,62 @@ def sweep(
                 )
 
 
+def raw_item(source: str, item_id: str, headline: str, body: str, created: datetime) -> bytes:
+    """A story as a feed files it: a ninjs item, which the service parses and normalizes itself."""
+    item = {
+        "uri": f"urn:{source}:{item_id}",
+        "type": "text",
+        "version": "1",
+        "versioncreated": created.isoformat().replace("+00:00", "Z"),
+        "language": "en",
+        "copyrightholder": source,
+        "headline": headline,
+        "body_text": body,
+    }
+    return orjson.dumps(item)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What the pipeline published for one raw item: its dedupe decision."""
+
+    relation: Relation
+    story_id: str
+    duplicate_of: str | None
+    similarity: float | None
+
+
+async def decide_raw(pipeline: Pipeline, raw: bytes, offset: int, topics: frozenset[str]) -> Decided:
+    """One raw item through `Pipeline.process_raw`; its canonical (or duplicate) event's decision."""
+    result = await pipeline.process_raw(raw, RecordMeta(topic="eval", partition=0, offset=offset))
+    [event] = [orjson.loads(m.value) for m in result.outbound if m.topic in topics]
+    dedupe = event["dedupe"]
+    return Decided(
+        Relation(dedupe["relation"]), event["story_id"], event.get("duplicate_of"), dedupe["similarity"]
+    )
+
+
 async def stream(
     settings: DedupeSettings,
     background: list[Doc],
     reprints: list[tuple[Doc, str, str, tuple[str, ...], datetime]],
     negatives: list[tuple[Doc, Doc, float]],
 ) -> dict[str, float]:
-    store = MemoryStore(window_seconds=settings.window_days * 86_400, max_stories=settings.max_stories)
-    dedupe = Deduplicator(store, settings)
-    events: list[tuple[datetime, int, CanonicalArticle, int | None, tuple[str, ...]]] = []
+    """Every story and reprint as a raw ninjs item through the whole pipeline, in time order
+    (parse, normalize, fingerprint, decide with the memory store; no enrichment: it decides nothing)."""
+    service = Settings.model_validate({"pipeline": {"workers": 0}}).model_copy(update={"dedupe": settings})
+    deduplicator = await open_deduplicator(settings)
+    pipeline = Pipeline(service, deduplicator, None, Metrics(CollectorRegistry()))
+    topics = frozenset({service.topics.canonical, service.topics.duplicates})
+    events: list[tuple[datetime, int, str, bytes, int | None, tuple[str, ...]]] = []
     for doc in background:
-        article = make_article(
-            source="reuters",
-            item_id=str(doc.newid),
-            headline=doc.headline,
-            body=doc.body,
-            versioncreated=doc.created,
-        )
-        events.append((doc.created, 0, article, None, ()))
+        raw = raw_item("reuters", str(doc.newid), doc.headline, doc.body, doc.created)
+        events.append((doc.created, 0, str(doc.newid), raw, None, ()))
     for n, (doc, headline, body, changes, created) in enumerate(reprints):
-        article = make_article(
-            source="wire-b", item_id=f"r{n}", headline=headline, body=body, versioncreated=created
-        )
-        events.append((created, 1, article, doc.newid, changes))
-    events.sort(key=lambda e: (e[0], e[1], e[2].item_id))
+        raw = raw_item("wire-b", f"r{n}", headline, body, created)
+        events.append((created, 1, f"r{n}", raw, doc.newid, changes))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
     story_of: dict[int, str] = {}
-    event_of: dict[int, str] = {}
     half_of = {doc.newid: half(doc) for doc in background}
     counts = {h: {"tp": 0, "fp": 0, "reprints": 0} for h in HALVES}
     tp = fp = missed = 0
@@ -339,16 +374,15 @@ async def stream(
     total_by_change: dict[str, int] = defaultdict(int)
     false_pairs: list[tuple[str, str, float]] = []
     started = time.perf_counter()
-    for _, _, article, original, changes in events:
-        out = await dedupe.decide(article)
-        relation = out.dedupe.relation
+    for offset, (_, _, item_id, raw, original, changes) in enumerate(events):
+        out = await decide_raw(pipeline, raw, offset, topics)
+        relation = out.relation
         if original is None:
-            story_of[int(article.item_id)] = out.story_id
-            event_of[int(article.item_id)] = out.event_id
+            story_of[int(item_id)] = out.story_id
             if relation is Relation.NEAR_DUPLICATE:
                 fp += 1
-                counts[half_of[int(article.item_id)]]["fp"] += 1
-                false_pairs.append((article.item_id, out.duplicate_of or "", out.dedupe.similarity or 0.0))
+                counts[half_of[int(item_id)]]["fp"] += 1
+                false_pairs.append((item_id, out.duplicate_of or "", out.similarity or 0.0))
             continue
         for change in changes:
             total_by_change[change] += 1
@@ -368,7 +402,7 @@ async def stream(
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / len(reprints) if reprints else 1.0
     print(
-        f"\n== stream through the Deduplicator: k={settings.shingle_size} num_perm={settings.num_perm} "
+        f"\n== raw items through the pipeline: k={settings.shingle_size} num_perm={settings.num_perm} "
         f"threshold={settings.threshold} =="
     )
     print(
@@ -397,7 +431,7 @@ async def stream(
     )
     for item, dup, sim in false_pairs[:5]:
         print(f"  false positive: background {item} -> {dup} (similarity {sim})")
-    await dedupe.close()
+    await deduplicator.close()
     result["merged"] = merged
     return result
 
