@@ -121,6 +121,7 @@ class Pipeline:
     async def decide_ahead(self, round_: Sequence[Prepared]) -> None:
         """Take the dedupe decisions of a round of prepared records at once, in input order,
         where the store allows it (see `Deduplicator.decide_ahead`); `finish` then uses them."""
+        # Only the plain Deduplicator: wrappers (ops tools) look at each `decide` call themselves.
         if self._enrich_stage or not isinstance(self.deduplicator, Deduplicator):
             return
         items = [(item.article, item.fingerprint) for prepared in round_ for item in prepared.items]

@@ -73,8 +73,9 @@ class KafkaSettings(_Section):
     fetch_max_bytes: int = 16 * 1024 * 1024
     max_partition_fetch_bytes: int = 2 * 1024 * 1024
     # How long the broker may hold a fetch waiting for data. aiokafka's 500 ms default
-    # sets the latency floor on brokers that answer only when it runs out (Tansu does:
-    # 10 ms made aiokafka fall behind on it); Apache Kafka answers as soon as data comes.
+    # sets the latency floor on brokers that answer only when it runs out (Tansu does; there
+    # 10 ms cut a bare passthrough's p50 from 15 to 6 ms but left the service's unchanged).
+    # Apache Kafka answers as soon as data comes: the wait only paces idle fetches.
     fetch_max_wait_ms: int = 50
     request_timeout_ms: int = 40_000
 

@@ -233,7 +233,6 @@ class _Worker:
     writer: asyncio.StreamWriter
     jobs: deque[_Job] = field(default_factory=deque)
     job_arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    lost: bool = False
 
     def hand_over(self, job: _Job) -> None:
         # No drain: at most _JOBS_PER_WORKER payloads wait in the transport's buffer.
@@ -248,7 +247,6 @@ class _Worker:
 
     async def kill(self) -> None:
         # SIGKILL: a parser stuck in C code ignores anything softer. The zygote's kernel reaps it.
-        self.lost = True
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.writer.close()
@@ -401,7 +399,7 @@ class WorkerPool:
         A job's time budget starts when the worker can start it: at hand-over when the
         worker was idle, else when it answered the job before.
         """
-        while not worker.lost:
+        while True:  # until the worker is lost (then this returns) or the pool closes
             if not worker.jobs:
                 worker.job_arrived.clear()
                 await worker.job_arrived.wait()
@@ -431,7 +429,6 @@ class WorkerPool:
         """
         self._metrics.worker_restarts.labels(cause).inc()
         log.warning("worker_lost", cause=cause, pid=worker.pid)
-        worker.lost = True
         self._all.discard(worker)
         self._metrics.workers.set(len(self._all))
         worker.jobs.popleft()  # the one it was working on: failed by the caller of _lose

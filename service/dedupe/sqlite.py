@@ -207,7 +207,7 @@ class SqliteStore(InProcessConflicts):
         return await self._call(lambda: self.snapshot_now(event_id, item_key))
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        return await self._call(lambda: self._candidates(band_keys))
+        return await self._call(lambda: self.candidates_now(band_keys))
 
     def _event(self, event_id: str) -> RecordedEvent | None:
         row = self._conn.execute(

@@ -123,9 +123,6 @@ class InProcessConflicts(ABC):
     def snapshot_now(self, event_id: str, item_key: str) -> Snapshot:
         return Snapshot(self._event(event_id), self._item(item_key))
 
-    def candidates_now(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        return self._candidates(band_keys)
-
     @abstractmethod
     def commit_now(self, write: Write) -> bool: ...
 
@@ -139,9 +136,9 @@ class InProcessConflicts(ABC):
     def _stories_in(self, band_keys: tuple[int, ...]) -> list[Candidate]: ...
 
     async def candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
-        return self._candidates(band_keys)
+        return self.candidates_now(band_keys)
 
-    def _candidates(self, band_keys: tuple[int, ...]) -> list[Candidate]:
+    def candidates_now(self, band_keys: tuple[int, ...]) -> list[Candidate]:
         # The cache is one slot for the whole store, not per caller: equal keys at an equal
         # generation find equal stories, so whichever decision filled it, a commit that
         # sees its own keys and generation there may trust it; any other commit looks again.
