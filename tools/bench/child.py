@@ -17,7 +17,7 @@ import multiprocessing
 import queue
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -90,9 +90,9 @@ class SignallingHealth(Health):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        # Every field is set once workers_ready (the last one) is: is_ready() may read them all.
+        # Not while __init__ is still setting the fields is_ready() reads.
         watched = name in ("assigned_partitions", "workers_ready", "connected")
-        if watched and "workers_ready" in vars(self) and self.is_ready():
+        if watched and all(f.name in vars(self) for f in fields(Health)) and self.is_ready():
             _signal_ready()
 
 
