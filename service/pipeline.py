@@ -15,6 +15,7 @@ unchecked duplicates.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -58,7 +59,7 @@ class DeduplicatorLike(Protocol):
 class PreparerPool(Protocol):
     """Worker processes running `Preparer` (see `service.workers.WorkerPool`)."""
 
-    async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared: ...
+    def submit(self, kind: str, value: bytes, record: RecordMeta) -> asyncio.Future[Prepared]: ...
 
     async def wait_started(self) -> None: ...
 
@@ -96,25 +97,50 @@ class Pipeline:
 
     # ------------------------------------------------------------ the CPU half
 
-    async def prepare(self, value: bytes, record: RecordMeta) -> Prepared:
-        """Parse .. enrich one record, in a worker when there is a pool; never raises."""
+    def submit(self, value: bytes, record: RecordMeta) -> asyncio.Future[Prepared]:
+        """Parse .. enrich one record, in a worker when there is a pool, as a future (no task per
+        record); it resolves to a Prepared, failures included. Cancelling it abandons the record."""
+        loop = asyncio.get_running_loop()
         kind = "canonical" if self._enrich_stage else "raw"
         if self.workers is None:
-            if self._enrich_stage:
-                return self.preparer.prepare_canonical(value, record)
-            return self.preparer.prepare_raw(value, record)
-        try:
-            return await self.workers.prepare(kind, value, record)
-        except WorkerLostError as lost:
-            if lost.timed_out:
-                return Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(lost), "worker")
-        # A worker can die of something else than its record (the kernel's OOM killer picking
-        # it, an operator's kill): one more try on a fresh worker tells the two apart.
-        try:
-            return await self.workers.prepare(kind, value, record)
-        except WorkerLostError as lost:
-            reason = ReasonCode.PROCESSING_TIMEOUT if lost.timed_out else ReasonCode.WORKER_CRASHED
-            return Prepared.failed(reason, str(lost), "worker")
+            done: asyncio.Future[Prepared] = loop.create_future()
+            done.set_result(self._prepare_here(value, record))
+            return done
+        workers = self.workers
+        prepared: asyncio.Future[Prepared] = loop.create_future()
+
+        def settle(answer: asyncio.Future[Prepared], *, retried: bool) -> None:
+            if prepared.done():  # abandoned
+                return
+            error = answer.exception()
+            if error is None:
+                prepared.set_result(answer.result())
+            elif not isinstance(error, WorkerLostError):
+                prepared.set_exception(error)  # the pool could not start
+            elif error.timed_out:
+                prepared.set_result(Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(error), "worker"))
+            elif retried:
+                prepared.set_result(Prepared.failed(ReasonCode.WORKER_CRASHED, str(error), "worker"))
+            else:
+                # A worker can die of something else than its record (the kernel's OOM killer
+                # picking it, an operator's kill): one more try on a fresh worker tells the two apart.
+                again = workers.submit(kind, value, record)
+                again.add_done_callback(lambda answer: settle(answer, retried=True))
+                prepared.add_done_callback(lambda done: again.cancel() if done.cancelled() else None)
+
+        first = workers.submit(kind, value, record)
+        first.add_done_callback(lambda answer: settle(answer, retried=False))
+        prepared.add_done_callback(lambda done: first.cancel() if done.cancelled() else None)
+        return prepared
+
+    async def prepare(self, value: bytes, record: RecordMeta) -> Prepared:
+        """`submit`, awaited."""
+        return await self.submit(value, record)
+
+    def _prepare_here(self, value: bytes, record: RecordMeta) -> Prepared:
+        if self._enrich_stage:
+            return self.preparer.prepare_canonical(value, record)
+        return self.preparer.prepare_raw(value, record)
 
     # ------------------------------------------------------------ decide and route
 

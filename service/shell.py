@@ -297,7 +297,7 @@ class Service:
             for record in records:
                 meta = record_meta(record)
                 value = record.value or b""
-                prepared = asyncio.ensure_future(self.pipeline.prepare(value, meta))
+                prepared = self.pipeline.submit(value, meta)
                 self.book.add(tp, InFlight(record, meta, prepared))
                 self.metrics.child(self.metrics.records_consumed, record.topic).inc()
                 self.metrics.child(self.metrics.bytes_consumed, record.topic).inc(len(value))

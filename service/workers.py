@@ -214,10 +214,39 @@ def _cpu_seconds() -> float:
 
 @dataclass(eq=False)
 class _Job:
-    """One record handed to the pool; `answer` gets the worker's reply or a WorkerLostError."""
+    """One record handed to the pool; `answer` gets the worker's Prepared or a WorkerLostError."""
 
     payload: bytes
-    answer: asyncio.Future[bytes]
+    answer: asyncio.Future[Prepared]
+
+
+class _Channel(asyncio.Protocol):
+    """The service's end of a worker's socket: cuts the byte stream into answer frames.
+
+    A protocol rather than a stream reader: an answer is handled in the callback that
+    receives its bytes, with no task, no timeout wrapper and no await per record.
+    """
+
+    def __init__(self) -> None:
+        self.worker: _Worker | None = None  # set once the worker is known
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= _FRAME.size:
+            (size,) = _FRAME.unpack_from(buffer)
+            end = _FRAME.size + size
+            if len(buffer) < end:
+                return
+            frame = bytes(buffer[_FRAME.size : end])
+            del buffer[:end]
+            if self.worker is not None:
+                self.worker.answered(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.worker is not None:
+            self.worker.disconnected(exc)
 
 
 @dataclass(eq=False)  # identity: a set holds the pool's workers
@@ -225,33 +254,52 @@ class _Worker:
     """A worker process as the service sees it: its socket and the jobs written to it, in order.
 
     The worker reads its socket one frame at a time, so the first job of `jobs` is the one it
-    is working on and the others wait in the socket, unstarted.
+    is working on and the others wait in the socket, unstarted. `deadline` is the time budget
+    of that first job, armed when the worker can start it.
     """
 
     pid: int
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    transport: asyncio.WriteTransport
+    pool: WorkerPool
     jobs: deque[_Job] = field(default_factory=deque)
-    job_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    deadline: asyncio.TimerHandle | None = None
+    lost: bool = False
 
     def hand_over(self, job: _Job) -> None:
         # No drain: at most _JOBS_PER_WORKER payloads wait in the transport's buffer.
-        self.writer.write(_FRAME.pack(len(job.payload)) + job.payload)
+        self.transport.write(_FRAME.pack(len(job.payload)) + job.payload)
         self.jobs.append(job)
-        self.job_arrived.set()
+        if len(self.jobs) == 1:
+            self._arm()
 
-    async def read_answer(self) -> bytes:
-        header = await self.reader.readexactly(_FRAME.size)
-        (size,) = _FRAME.unpack(header)
-        return await self.reader.readexactly(size)
+    def _arm(self) -> None:
+        """The budget of the job the worker starts now (it answered the one before, or was idle)."""
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.call_later(self.pool.timeout, self.pool.timed_out, self)
 
-    async def kill(self) -> None:
+    def answered(self, reply: bytes) -> None:
+        if self.lost or not self.jobs:
+            return
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        job = self.jobs.popleft()
+        if self.jobs:
+            self._arm()
+        self.pool.answered(job, reply)
+
+    def disconnected(self, error: Exception | None) -> None:
+        if not self.lost:
+            self.pool.crashed(self, error)
+
+    def kill(self) -> None:
+        self.lost = True
+        if self.deadline is not None:
+            self.deadline.cancel()
         # SIGKILL: a parser stuck in C code ignores anything softer. The zygote's kernel reaps it.
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        self.writer.close()
-        with contextlib.suppress(Exception):
-            await self.writer.wait_closed()
+        self.transport.close()
 
 
 class _Zygote:
@@ -277,11 +325,11 @@ class _Zygote:
         if ready != _READY:
             raise ConfigError("the worker zygote did not start (see its log above)")
 
-    async def fork(self) -> _Worker:
+    async def fork(self) -> tuple[int, socket.socket]:
+        """A new warm worker: its pid and the service's end of its socket."""
         async with self._lock:
             pid, fd = await asyncio.to_thread(self._fork_blocking)
-        reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=2**16)
-        return _Worker(pid, reader, writer)
+        return pid, socket.socket(fileno=fd)
 
     def _fork_blocking(self) -> tuple[int, int]:
         self._control.sendall(b"f")
@@ -319,10 +367,10 @@ class WorkerPool:
         self._settings = settings
         self._metrics = metrics
         self._size = settings.pipeline.workers
-        self._timeout = settings.pipeline.record_timeout_seconds
+        self.timeout = settings.pipeline.record_timeout_seconds
         self._backlog: deque[_Job] = deque()
         self._all: set[_Worker] = set()
-        self._tasks: set[asyncio.Future[None]] = set()  # answer readers and replacements
+        self._tasks: set[asyncio.Future[None]] = set()  # start-up and replacements
         self._zygote = _Zygote(settings)
         self._closed = False
         self.peak_rss_bytes = 0  # the largest any worker grew to, after the first record it served
@@ -332,10 +380,12 @@ class WorkerPool:
     def start(self) -> None:
         """Begin loading the pipeline and forking the workers, in the background.
 
-        The service joins its consumer group meanwhile (both take seconds); `prepare`
-        waits for the first free worker, and raises ConfigError if the pool cannot start.
+        The service joins its consumer group meanwhile (both take seconds); records handed
+        over before the workers are up wait for them, and fail with ConfigError if the pool
+        cannot start.
         """
         self._starting = asyncio.ensure_future(self._start())
+        self._starting.add_done_callback(self._started)
 
     async def wait_started(self) -> None:
         """Until every worker is up (ConfigError if the pool could not start)."""
@@ -346,7 +396,7 @@ class WorkerPool:
         try:
             await self._zygote.start()
             for _ in range(self._size):
-                self._add(await self._zygote.fork())
+                await self._connect(*await self._zygote.fork())
         except Exception as error:
             log.error("workers_failed_to_start", error=repr(error))
             raise ConfigError(f"the worker pool could not start: {error!r}") from error
@@ -357,33 +407,41 @@ class WorkerPool:
             seconds=round(time.monotonic() - started, 2),
         )
 
-    async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared:
-        """The CPU half for one record in a worker.
+    def _started(self, starting: asyncio.Future[None]) -> None:
+        """A pool that cannot start fails the records waiting for it, and every later one."""
+        if starting.cancelled() or starting.exception() is None:
+            return
+        error = starting.exception()
+        while self._backlog:
+            job = self._backlog.popleft()
+            if not job.answer.done():
+                job.answer.set_exception(error)  # type: ignore[arg-type]
 
-        Raises WorkerLostError when the worker died or ran out of time on this record. A
-        caller that is cancelled (a partition revoked) does not cancel the job: the worker
-        finishes it, so it is never left with an unread answer.
+    def submit(self, kind: str, value: bytes, record: RecordMeta) -> asyncio.Future[Prepared]:
+        """The CPU half for one record in a worker, as a future: no task per record.
+
+        The future fails with WorkerLostError when the worker died or ran out of time on this
+        record, and with ConfigError when the pool could not start. Cancelling it does not
+        take the job back from a worker that has it: the worker finishes it, so it is never
+        left with an unread answer; a job still waiting in the backlog is skipped.
         """
-        if not self._starting.done():
-            await self.wait_started()
-        elif self._starting.exception() is not None:
-            await self._starting  # raises the start-up error
+        answer: asyncio.Future[Prepared] = asyncio.get_running_loop().create_future()
+        if self._starting.done() and not self._starting.cancelled() and self._starting.exception():
+            answer.set_exception(self._starting.exception())  # type: ignore[arg-type]
+            return answer
         if self._closed:  # no worker would ever take the job
-            raise WorkerLostError("the worker pool is closed", timed_out=False)
+            answer.set_exception(WorkerLostError("the worker pool is closed", timed_out=False))
+            return answer
         payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
-        job = _Job(payload, asyncio.get_running_loop().create_future())
         # If nobody awaits the answer any more, its WorkerLostError is expected, not "never retrieved".
-        job.answer.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self._backlog.append(job)
+        answer.add_done_callback(_retrieved)
+        self._backlog.append(_Job(payload, answer))
         self._dispatch()
-        reply = await asyncio.shield(job.answer)
-        result, cpu_seconds, peak_rss = pickle.loads(reply)
-        assert isinstance(result, Prepared)
-        self._metrics.worker_cpu.inc(cpu_seconds)
-        if peak_rss > self.peak_rss_bytes:
-            self.peak_rss_bytes = peak_rss
-            self._metrics.worker_peak_rss.set(peak_rss)
-        return result
+        return answer
+
+    async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared:
+        """`submit`, awaited."""
+        return await self.submit(kind, value, record)
 
     def _dispatch(self) -> None:
         """Hand waiting jobs, oldest first, to the workers with room, least busy first."""
@@ -391,54 +449,58 @@ class WorkerPool:
             worker = min(self._all, key=lambda w: len(w.jobs), default=None)
             if worker is None or len(worker.jobs) >= _JOBS_PER_WORKER:
                 return
-            worker.hand_over(self._backlog.popleft())
+            job = self._backlog.popleft()
+            if not job.answer.done():  # its caller gave up on it (a partition revoked)
+                worker.hand_over(job)
 
-    async def _read_answers(self, worker: _Worker) -> None:
-        """Answers of one worker, in the order its jobs were handed over.
+    def answered(self, job: _Job, reply: bytes) -> None:
+        """A worker's answer to `job`; the next waiting job goes to the worker now free."""
+        self._dispatch()
+        if job.answer.done():  # nobody waits for it any more
+            return
+        result, cpu_seconds, peak_rss = pickle.loads(reply)
+        assert isinstance(result, Prepared)
+        self._metrics.worker_cpu.inc(cpu_seconds)
+        if peak_rss > self.peak_rss_bytes:
+            self.peak_rss_bytes = peak_rss
+            self._metrics.worker_peak_rss.set(peak_rss)
+        job.answer.set_result(result)
 
-        A job's time budget starts when the worker can start it: at hand-over when the
-        worker was idle, else when it answered the job before.
-        """
-        while True:  # until the worker is lost (then this returns) or the pool closes
-            if not worker.jobs:
-                worker.job_arrived.clear()
-                await worker.job_arrived.wait()
-                continue
-            job = worker.jobs[0]
-            try:
-                reply = await asyncio.wait_for(worker.read_answer(), self._timeout)
-            except TimeoutError:
-                self._lose(worker, "timeout")
-                budget = f"pipeline.record_timeout_seconds ({self._timeout:g} s)"
-                _fail(job, WorkerLostError(f"no answer within {budget}; worker killed", timed_out=True))
-                return
-            except (OSError, asyncio.IncompleteReadError) as error:
-                self._lose(worker, "crash")
-                _fail(job, WorkerLostError(f"the worker process died: {error!r}", timed_out=False))
-                return
-            worker.jobs.popleft()
-            if not job.answer.done():
-                job.answer.set_result(reply)
-            self._dispatch()
+    def timed_out(self, worker: _Worker) -> None:
+        """The job a worker is on ran past its time budget: kill the worker, fail the job."""
+        job = self._lose(worker, "timeout")
+        if job is not None:
+            budget = f"pipeline.record_timeout_seconds ({self.timeout:g} s)"
+            _fail(job, WorkerLostError(f"no answer within {budget}; worker killed", timed_out=True))
 
-    def _lose(self, worker: _Worker, cause: str) -> None:
+    def crashed(self, worker: _Worker, error: Exception | None) -> None:
+        """A worker's socket closed under it: the process died (OOM killer, an operator, a bug)."""
+        job = self._lose(worker, "crash")
+        if job is not None:
+            cause = repr(error) if error is not None else "its socket closed"
+            _fail(job, WorkerLostError(f"the worker process died: {cause}", timed_out=False))
+
+    def _lose(self, worker: _Worker, cause: str) -> _Job | None:
         """Kill a worker and fork its replacement in the background; the other workers go on.
 
-        The jobs queued behind the one that cost the worker its life never started: they
-        go back to the front of the backlog, in order, for the other workers.
+        Returns the job it was working on, for the caller to fail. The jobs queued behind it
+        never started: they go back to the front of the backlog, in order, for the other workers.
         """
+        if worker.lost or self._closed:
+            return None
+        worker.kill()
         self._metrics.worker_restarts.labels(cause).inc()
         log.warning("worker_lost", cause=cause, pid=worker.pid)
         self._all.discard(worker)
         self._metrics.workers.set(len(self._all))
-        worker.jobs.popleft()  # the one it was working on: failed by the caller of _lose
+        current = worker.jobs.popleft() if worker.jobs else None
         self._backlog.extendleft(reversed(worker.jobs))
         worker.jobs.clear()
-        self._background(self._replace(worker))
+        self._background(self._replace())
         self._dispatch()
+        return current
 
-    async def _replace(self, lost: _Worker) -> None:
-        await lost.kill()
+    async def _replace(self) -> None:
         delay = self._settings.pipeline.retry_initial_seconds
         while not self._closed:
             try:
@@ -446,20 +508,27 @@ class WorkerPool:
                     await self._zygote.close()
                     self._zygote = _Zygote(self._settings)
                     await self._zygote.start()
-                self._add(await self._zygote.fork())
+                await self._connect(*await self._zygote.fork())
                 return
             except Exception as error:  # a worker that cannot start now may start later (memory freed)
                 log.error("worker_start_failed", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.pipeline.retry_max_seconds)
 
-    def _add(self, worker: _Worker) -> None:
+    async def _connect(self, pid: int, sock: socket.socket) -> None:
+        """Take a forked worker into the pool (or kill it, if the pool closed meanwhile)."""
+        loop = asyncio.get_running_loop()
+        transport, channel = await loop.create_unix_connection(_Channel, sock=sock)
+        worker = _Worker(pid, transport, self)
         if self._closed:
-            self._background(worker.kill())
+            worker.kill()
+            return
+        channel.worker = worker
+        if transport.is_closing():  # it died before we looked
+            self.crashed(worker, None)
             return
         self._all.add(worker)
         self._metrics.workers.set(len(self._all))
-        self._background(self._read_answers(worker))
         self._dispatch()
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
@@ -476,10 +545,11 @@ class WorkerPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(worker.kill() for worker in self._all), return_exceptions=True)
         closing = WorkerLostError("the worker pool was closed", timed_out=False)
         for job in [*self._backlog, *(job for worker in self._all for job in worker.jobs)]:
             _fail(job, closing)
+        for worker in self._all:
+            worker.kill()
         self._backlog.clear()
         self._all.clear()
         self._metrics.workers.set(0)
@@ -490,3 +560,8 @@ class WorkerPool:
 def _fail(job: _Job, error: WorkerLostError) -> None:
     if not job.answer.done():
         job.answer.set_exception(error)
+
+
+def _retrieved(answer: asyncio.Future[Prepared]) -> None:
+    if not answer.cancelled():
+        answer.exception()
