@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -199,6 +200,7 @@ class Delivery:
         sent: list[tuple[tuple[int, int], str, asyncio.Future[object]]] = []
         healable: BaseException | None = None
         refused: set[int] = set()
+        produced: Counter[str] = Counter()
         for index, finished in enumerate(round_):
             for position, message in enumerate(finished.result.outbound):
                 if (index, position) in acked:
@@ -223,7 +225,9 @@ class Delivery:
                     healable = error
                 continue
             acked.add(ident)
-            self.metrics.child(self.metrics.messages_produced, topic).inc()
+            produced[topic] += 1
+        for topic, count in produced.items():
+            self.metrics.child(self.metrics.messages_produced, topic).inc(count)
         if refused:
             for index in refused:
                 self._refuse(round_[index], acked, index)

@@ -241,7 +241,7 @@ class Pipeline:
         self, result: RecordResult, outbound: list[Outbound], outcome: Outcome | None, failures: list[Failure]
     ) -> None:
         """An item's messages, unless one would exceed the output budget (then the item fails)."""
-        largest = max(message_size(message) for message in outbound)
+        largest = max(map(message_size, outbound))
         if largest > self._max_message_bytes:
             message = (
                 f"an event of {largest} bytes exceeds pipeline.max_message_bytes ({self._max_message_bytes})"
@@ -257,12 +257,11 @@ class Pipeline:
             self.metrics.child(self.metrics.stage_latency, stage).observe(seconds)
 
     def _count_entities(self, enrichment: Enrichment) -> None:
-        self.metrics.child(self.metrics.enrich_coverage, "country").inc(enrichment.countries)
-        self.metrics.child(self.metrics.enrich_coverage, "leader").inc(enrichment.leaders)
-        if not enrichment.countries:
-            self.metrics.child(self.metrics.enriched_without_entities, "country").inc()
-        if not enrichment.leaders:
-            self.metrics.child(self.metrics.enriched_without_entities, "leader").inc()
+        for kind, found in (("country", enrichment.countries), ("leader", enrichment.leaders)):
+            if found:
+                self.metrics.child(self.metrics.enrich_coverage, kind).inc(found)
+            else:
+                self.metrics.child(self.metrics.enriched_without_entities, kind).inc()
 
     # ------------------------------------------------------------ both halves
 

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -294,14 +295,16 @@ class Service:
         self._last_poll = time.monotonic()
         count = 0
         for tp, records in batch.items():
+            consumed_bytes = 0
             for record in records:
                 meta = record_meta(record)
                 value = record.value or b""
                 prepared = self.pipeline.submit(value, meta)
                 self.book.add(tp, InFlight(record, meta, prepared))
-                self.metrics.child(self.metrics.records_consumed, record.topic).inc()
-                self.metrics.child(self.metrics.bytes_consumed, record.topic).inc(len(value))
-                count += 1
+                consumed_bytes += len(value)
+            self.metrics.child(self.metrics.records_consumed, tp.topic).inc(len(records))
+            self.metrics.child(self.metrics.bytes_consumed, tp.topic).inc(consumed_bytes)
+            count += len(records)
         if count:
             self.metrics.batch_size.observe(count)
         self._taken += count
@@ -379,14 +382,18 @@ class Service:
     def _account(self, round_: list[Finished], summary: RunSummary, consumer: AIOKafkaConsumer) -> None:
         summary.records += len(round_)
         summary.batches += 1
+        outcomes: Counter[tuple[str, str]] = Counter()
         for finished in round_:
             record = finished.in_flight.record
             self.book.committed(TopicPartition(record.topic, record.partition), record)
             for message in finished.result.outbound:
                 summary.produced[message.topic] = summary.produced.get(message.topic, 0) + 1
             for outcome in finished.result.outcomes:
-                self.metrics.child(self.metrics.outcomes, outcome.kind, outcome.reason).inc()
+                outcomes[outcome.kind, outcome.reason] += 1
                 summary.outcomes[outcome.kind] = summary.outcomes.get(outcome.kind, 0) + 1
+        # Counted once per round: a metric update takes a lock, a dict update does not.
+        for (kind, reason), count in outcomes.items():
+            self.metrics.child(self.metrics.outcomes, kind, reason).inc(count)
         self.metrics.dedupe_state_stories.set(self.pipeline.deduplicator.state_size())
         self.book.refresh_lag(consumer)
 
