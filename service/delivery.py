@@ -70,6 +70,7 @@ def make_producer(settings: Settings, *, transactional: bool = False) -> AIOKafk
         linger_ms=kafka.linger_ms,
         compression_type=kafka.compression_type,
         max_request_size=kafka.max_request_size,
+        max_batch_size=kafka.max_batch_bytes,
     )
 
 

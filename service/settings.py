@@ -66,6 +66,11 @@ class KafkaSettings(_Section):
     linger_ms: int = 0
     compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = None
     max_request_size: int = 4 * 1024 * 1024
+    # Bytes of messages one partition's batch gathers (a larger message gets a batch of its own).
+    # aiokafka's 16 KiB default holds three or four ~4 KB events: a round's messages then left
+    # in a chain of produce requests, each waiting for the one before to be acknowledged. Kept
+    # well under the broker's message.max.bytes (1 MiB by default), which caps a whole batch.
+    max_batch_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
@@ -305,6 +310,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "pipeline.max_message_bytes must not exceed kafka.max_request_size "
                 f"({self.pipeline.max_message_bytes} > {self.kafka.max_request_size})"
+            )
+        if self.kafka.max_batch_bytes > self.kafka.max_request_size:
+            raise ValueError(
+                "kafka.max_batch_bytes must not exceed kafka.max_request_size "
+                f"({self.kafka.max_batch_bytes} > {self.kafka.max_request_size})"
             )
         return self
 
