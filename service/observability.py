@@ -171,17 +171,16 @@ class Metrics:
             "Unix time of the last committed batch (or idle poll): the loop is alive.",
             registry=registry,
         )
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     def child(self, metric: M, *labels: str) -> M:
         """`metric.labels(*labels)`, looked up once: `labels()` validates and locks on every call,
         which the per-record path pays several times per record. Not for metrics whose label
         sets are removed (consumer lag): a removed child would keep counting unseen."""
-        key = (id(metric), labels)
-        found = self._children.get(key)
+        found: M | None = self._children.get((metric, labels))
         if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return cast(M, found)
+            found = self._children[metric, labels] = metric.labels(*labels)
+        return found
 
 
 # ---------------------------------------------------------------- health

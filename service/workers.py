@@ -17,9 +17,10 @@ itself comes from multiprocessing's fork server, which keeps the modules
 
 Budgets:
 - time: `pipeline.record_timeout_seconds` from the moment the worker can start
-  the record (hand-over, or its answer to the record before) to its answer. Past it the
-  worker is killed (SIGKILL: a parser stuck in C code ignores anything softer)
-  and replaced; the caller gets `WorkerLostError(timed_out=True)`.
+  the record (hand-over, or its answer to the record before) to its answer, checked by a
+  watchdog every quarter budget (0.25 s at most). Past it the worker is killed (SIGKILL:
+  a parser stuck in C code ignores anything softer) and replaced; the caller gets
+  `WorkerLostError(timed_out=True)`.
 - memory: the worker's address space is capped at what it needs once loaded
   plus `pipeline.worker_memory_mb`; an allocation past it raises MemoryError
   inside the worker, and `service.prepare` turns that into `too_large`.
@@ -68,6 +69,8 @@ _STATM = Path("/proc/self/statm")
 _PID = struct.Struct("!q")
 # Records a worker holds at once: the one it works on and the next, waiting in its socket.
 _JOBS_PER_WORKER = 2
+# How often, at most, the pool looks for a record past its time budget.
+_WATCHDOG_SECONDS = 0.25
 
 
 # ---------------------------------------------------------------- inside the worker
@@ -254,15 +257,15 @@ class _Worker:
     """A worker process as the service sees it: its socket and the jobs written to it, in order.
 
     The worker reads its socket one frame at a time, so the first job of `jobs` is the one it
-    is working on and the others wait in the socket, unstarted. `deadline` is the time budget
-    of that first job, armed when the worker can start it.
+    is working on and the others wait in the socket, unstarted. `started_at` is when the worker
+    could start that first job (loop time): its time budget counts from there.
     """
 
     pid: int
     transport: asyncio.WriteTransport
     pool: WorkerPool
     jobs: deque[_Job] = field(default_factory=deque)
-    deadline: asyncio.TimerHandle | None = None
+    started_at: float = 0.0
     lost: bool = False
 
     def hand_over(self, job: _Job) -> None:
@@ -270,22 +273,14 @@ class _Worker:
         self.transport.write(_FRAME.pack(len(job.payload)) + job.payload)
         self.jobs.append(job)
         if len(self.jobs) == 1:
-            self._arm()
-
-    def _arm(self) -> None:
-        """The budget of the job the worker starts now (it answered the one before, or was idle)."""
-        loop = asyncio.get_running_loop()
-        self.deadline = loop.call_later(self.pool.timeout, self.pool.timed_out, self)
+            self.started_at = asyncio.get_running_loop().time()
 
     def answered(self, reply: bytes) -> None:
         if self.lost or not self.jobs:
             return
-        if self.deadline is not None:
-            self.deadline.cancel()
-            self.deadline = None
         job = self.jobs.popleft()
         if self.jobs:
-            self._arm()
+            self.started_at = asyncio.get_running_loop().time()
         self.pool.answered(job, reply)
 
     def disconnected(self, error: Exception | None) -> None:
@@ -294,8 +289,6 @@ class _Worker:
 
     def kill(self) -> None:
         self.lost = True
-        if self.deadline is not None:
-            self.deadline.cancel()
         # SIGKILL: a parser stuck in C code ignores anything softer. The zygote's kernel reaps it.
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
@@ -376,6 +369,9 @@ class WorkerPool:
         self.peak_rss_bytes = 0  # the largest any worker grew to, after the first record it served
         self._starting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._starting.set_result(None)
+        # Budgets are checked by one watchdog, a few times per budget, not by a timer per record.
+        self._watch_every = min(_WATCHDOG_SECONDS, self.timeout / 4)
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         """Begin loading the pipeline and forking the workers, in the background.
@@ -466,6 +462,14 @@ class WorkerPool:
             self._metrics.worker_peak_rss.set(peak_rss)
         job.answer.set_result(result)
 
+    def _watch(self) -> None:
+        """Kill the workers whose current job ran past its time budget; runs every `_watch_every`."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for worker in [w for w in self._all if w.jobs and now - w.started_at > self.timeout]:
+            self.timed_out(worker)
+        self._watchdog = None if self._closed else loop.call_later(self._watch_every, self._watch)
+
     def timed_out(self, worker: _Worker) -> None:
         """The job a worker is on ran past its time budget: kill the worker, fail the job."""
         job = self._lose(worker, "timeout")
@@ -529,6 +533,8 @@ class WorkerPool:
             return
         self._all.add(worker)
         self._metrics.workers.set(len(self._all))
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self._watch_every, self._watch)
         self._dispatch()
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
@@ -538,6 +544,8 @@ class WorkerPool:
 
     async def close(self) -> None:
         self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if not self._starting.done():
             self._starting.cancel()
         with contextlib.suppress(BaseException):
