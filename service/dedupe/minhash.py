@@ -195,29 +195,50 @@ def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.9) -> LshPa
     return LshParams(bands=best[1], rows=best[2])
 
 
-def band_key_matrix(sigs: npt.NDArray[np.uint32], params: LshParams) -> npt.NDArray[np.int64]:
-    """Band keys of many signatures at once: (stories, num_perm) -> (stories, bands).
+_SHIFT_1, _SHIFT_29, _SHIFT_31 = np.uint64(1), np.uint64(29), np.uint64(31)
 
-    Each key hashes the band number with that band's values (splitmix64
-    steps, vectorised), keeping 63 bits so it fits a signed integer column.
-    """
+
+@lru_cache(maxsize=32)
+def _band_seeds(bands: int) -> npt.NDArray[np.uint64]:
+    """Each band's starting value, its number mixed; read-only, shared by every call."""
+    seeds = np.arange(1, bands + 1, dtype=np.uint64) * _MIX_1
+    seeds.flags.writeable = False
+    return seeds
+
+
+def band_key_matrix(sigs: npt.NDArray[np.uint32], params: LshParams) -> npt.NDArray[np.int64]:
+    """Band keys of many signatures at once: (stories, num_perm) -> (stories, bands)."""
     count = sigs.shape[0]
     used = sigs[:, : params.bands * params.rows].astype(np.uint64).reshape(count, params.bands, params.rows)
-    with np.errstate(over="ignore"):
-        h = np.broadcast_to(np.arange(1, params.bands + 1, dtype=np.uint64) * _MIX_1, (count, params.bands))
-        h = h.copy()
-        for row in range(params.rows):
-            h ^= used[:, :, row]
-            h *= _MIX_2
-            h ^= h >> np.uint64(31)
-            h *= _MIX_3
-            h ^= h >> np.uint64(29)
-    return (h >> np.uint64(1)).astype(np.int64)
+    return _band_hashes(used)
 
 
 def band_keys(sig: Signature, params: LshParams) -> list[int]:
     """One key per band of one signature."""
-    return [int(k) for k in band_key_matrix(sig.reshape(1, -1), params)[0]]
+    used = sig[: params.bands * params.rows].astype(np.uint64).reshape(params.bands, params.rows)
+    keys: list[int] = _band_hashes(used).tolist()
+    return keys
+
+
+def _band_hashes(used: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """The key of each band of `used` (..., bands, rows): the band number hashed with the band's
+    values (splitmix64 steps, vectorised), keeping 63 bits so it fits a signed integer column.
+
+    Written for few numpy calls, all in place: for one signature (every article) the arrays
+    are 32 values long and each call costs far more than its arithmetic. Integer overflow
+    is the point here, and numpy checks it only for scalars.
+    """
+    h = np.empty(used.shape[:-1], dtype=np.uint64)
+    h[...] = _band_seeds(used.shape[-2])
+    shifted = np.empty_like(h)
+    for row in range(used.shape[-1]):
+        h ^= used[..., row]
+        h *= _MIX_2
+        h ^= np.right_shift(h, _SHIFT_31, out=shifted)
+        h *= _MIX_3
+        h ^= np.right_shift(h, _SHIFT_29, out=shifted)
+    h >>= _SHIFT_1
+    return h.view(np.int64)  # the top bit is clear: the same values as a conversion, without a copy
 
 
 def is_empty(sig: Signature) -> bool:
