@@ -79,15 +79,69 @@ class _WordHashes(dict[str, int]):
 
 _word_hashes = _WordHashes()
 
+# Hashing the words of an ASCII text in a few numpy calls, without a Python object per word.
+# crc32 is affine over GF(2): a word's crc32 is the XOR of what each of its bytes contributes
+# at its distance d from the word's last byte, W[d][x] = crc32(x + d zero bytes) ^ crc32(d zero
+# bytes) (the constant part spread over the bytes, so that it adds up to crc32's own).
+_CRC_REACH = 64  # distances the table covers; a text with a longer word or gap is hashed word by word
+_VECTOR_TEXT_LIMIT = 1 << 20  # characters: bounds the per-byte work arrays (~20 bytes per character)
+# Each ASCII character `\w` matches, lower-cased; every other one is byte 0, which adds nothing.
+_ASCII_WORD_BYTES = bytes(ord(chr(c).lower()) if _WORD.fullmatch(chr(c)) else 0 for c in range(128))
+_ASCII_WORD_BYTES += bytes(128)
+
+
+@lru_cache(maxsize=1)
+def _crc_table() -> npt.NDArray[np.uint32]:
+    """W flattened: the share of byte x at distance d is at index d * 256 + x (16 Ki values)."""
+    table = np.zeros((_CRC_REACH, 256), dtype=np.uint32)
+    for distance in range(_CRC_REACH):
+        zeros = bytes(distance)
+        base = zlib.crc32(zeros)
+        table[distance, 1:] = [zlib.crc32(bytes((x,)) + zeros) ^ base for x in range(1, 256)]
+    return table.ravel()
+
+
+def _ascii_word_crcs(text: str) -> npt.NDArray[np.uint32] | None:
+    """zlib.crc32 of each word of an ASCII text, in order; None if a stretch is beyond the table."""
+    chars = np.frombuffer((text.encode("ascii") + b" ").translate(_ASCII_WORD_BYTES), dtype=np.uint8)
+    in_word = chars.astype(bool)
+    last = np.flatnonzero(in_word[:-1] > in_word[1:])  # the last byte of each word
+    if not last.shape[0]:
+        return np.empty(0, dtype=np.uint32)
+    # Each byte's stretch ends at the next word's last byte: a word, after the gap before it.
+    stretch = np.empty_like(last)
+    stretch[0] = last[0] + 1
+    np.subtract(last[1:], last[:-1], out=stretch[1:])
+    if stretch.max() > _CRC_REACH:
+        return None
+    end = int(last[-1]) + 1
+    index = np.repeat(last, stretch)
+    index -= np.arange(end)  # distance to the stretch's end (gap bytes are 0: any distance adds nothing)
+    index <<= 8
+    index |= chars[:end]
+    running = np.bitwise_xor.accumulate(_crc_table().take(index))
+    crcs = running[last]
+    crcs[1:] ^= running[last[:-1]]
+    return crcs
+
+
+def _word_hash_array(text: str) -> npt.NDArray[np.uint64]:
+    """crc32 of each word of a text, in order (repeats kept)."""
+    if text.isascii() and len(text) <= _VECTOR_TEXT_LIMIT:
+        crcs = _ascii_word_crcs(text)
+        if crcs is not None:
+            return crcs.astype(np.uint64)
+    tokens = words(text)
+    return np.fromiter(map(_word_hashes.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+
 
 def _shingle_hash_array(text: str, size: int) -> npt.NDArray[np.uint32]:
     """32-bit hash of every `size`-word shingle of a text, in text order (repeats kept)."""
-    tokens = words(text)
-    if not tokens:
+    word_hashes = _word_hash_array(text)
+    if not word_hashes.shape[0]:
         return np.empty(0, dtype=np.uint32)
-    word_hashes = np.fromiter(map(_word_hashes.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
-    width = min(size, len(tokens))
-    count = len(tokens) - width + 1
+    width = min(size, word_hashes.shape[0])
+    count = word_hashes.shape[0] - width + 1
     combined = word_hashes[:count].copy()
     with np.errstate(over="ignore"):
         for k in range(1, width):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import timedelta
 
 import numpy as np
@@ -27,9 +28,12 @@ from service.dedupe.decide import (
 from service.dedupe.facts import _NUMBER, number_mask, numbers_agree
 from service.dedupe.index import BandIndex
 from service.dedupe.minhash import (
+    _CRC_REACH,
     SCHEME,
     SEED,
+    _ascii_word_crcs,
     _permutations,
+    _word_hash_array,
     band_key_matrix,
     band_keys,
     estimated_jaccard,
@@ -123,6 +127,21 @@ def test_ascii_tokens_equal_the_unicode_word_regex() -> None:
         "Ünïcödé falls back: Straße ΣΑΣ",
     ):
         assert words(text) == re.findall(r"\w+", text.casefold())
+
+
+_ASCII_PIECES = st.one_of(
+    st.text(alphabet="aZ09_ \t\n\x00-.,'\"<>", max_size=12),
+    st.sampled_from(["x" * _CRC_REACH, "y" * (_CRC_REACH + 1), "-" * (_CRC_REACH + 5)]),
+)
+
+
+@given(st.lists(_ASCII_PIECES, max_size=30).map("".join))
+def test_word_hashes_are_the_crc32_of_each_word(text: str) -> None:
+    """The tabled crc32 of an ASCII text's words equals zlib's, word by word, long stretches included."""
+    expected = [zlib.crc32(word.encode()) for word in words(text)]
+    assert _word_hash_array(text).tolist() == expected
+    tabled = _ascii_word_crcs(text)
+    assert tabled is None or tabled.tolist() == expected
 
 
 def test_estimated_jaccard_separates_reprint_from_other_meeting() -> None:
