@@ -25,7 +25,7 @@ from service.dedupe.decide import (
     next_item_state,
     timestamp,
 )
-from service.dedupe.facts import _NUMBER, number_mask, numbers_agree
+from service.dedupe.facts import _ASCII_NUMBER, _NUMBER, number_mask, numbers_agree
 from service.dedupe.index import BandIndex
 from service.dedupe.minhash import (
     _CRC_REACH,
@@ -315,6 +315,8 @@ def test_figures_veto_a_template_filled_with_other_numbers() -> None:
 def test_figures_are_the_digit_runs_with_no_word_character_before(text: str) -> None:
     """The reordered figure pattern finds exactly what the plain look-behind form finds."""
     assert _NUMBER.findall(text) == re.findall(r"(?<!\w)\d+(?:[.,]\d+)*", text)
+    if text.isascii():
+        assert _ASCII_NUMBER.findall(text.encode()) == [token.encode() for token in _NUMBER.findall(text)]
 
 
 def test_best_match_skips_a_similar_candidate_with_other_figures() -> None:
