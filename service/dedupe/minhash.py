@@ -102,20 +102,24 @@ def _crc_table() -> npt.NDArray[np.uint32]:
 
 
 def _ascii_word_crcs(text: str) -> npt.NDArray[np.uint32] | None:
-    """zlib.crc32 of each word of an ASCII text, in order; None if a stretch is beyond the table."""
+    """zlib.crc32 of each word of an ASCII text, in order; None if a stretch is beyond the table.
+
+    Array methods and ufuncs rather than numpy's module functions (flatnonzero, max, repeat):
+    those wrap the same C code in Python calls, ~1 us each here.
+    """
     chars = np.frombuffer((text.encode("ascii") + b" ").translate(_ASCII_WORD_BYTES), dtype=np.uint8)
     in_word = chars.astype(bool)
-    last = np.flatnonzero(in_word[:-1] > in_word[1:])  # the last byte of each word
+    last = (in_word[:-1] > in_word[1:]).nonzero()[0]  # the last byte of each word
     if not last.shape[0]:
         return np.empty(0, dtype=np.uint32)
     # Each byte's stretch ends at the next word's last byte: a word, after the gap before it.
     stretch = np.empty_like(last)
     stretch[0] = last[0] + 1
     np.subtract(last[1:], last[:-1], out=stretch[1:])
-    if stretch.max() > _CRC_REACH:
+    if np.maximum.reduce(stretch) > _CRC_REACH:
         return None
     end = int(last[-1]) + 1
-    index = np.repeat(last, stretch)
+    index = last.repeat(stretch)
     index -= np.arange(end)  # distance to the stretch's end (gap bytes are 0: any distance adds nothing)
     index <<= 8
     index |= chars[:end]
@@ -192,7 +196,7 @@ def signature(text: str, *, shingle_size: int, num_perm: int) -> Signature | Non
         with np.errstate(over="ignore"):
             values = a * mixed
             values += b
-        chunk_min = values.min(axis=1)
+        chunk_min = np.minimum.reduce(values, axis=1)
         sig = chunk_min if sig is None else np.minimum(sig, chunk_min)
     return sig
 
