@@ -72,6 +72,10 @@ _SEPARATORS = [
     "\u061f",
 ]
 _BOUNDARY = str.maketrans(dict.fromkeys(_SEPARATORS, " "))
+# `_normalize` of ASCII text as one bytes translation: lower case, separators as spaces.
+_ASCII_NORMALIZE = bytes(
+    32 if chr(c) in _SEPARATORS else ord(chr(c).lower()) if c < 128 else c for c in range(256)
+)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
@@ -123,11 +127,11 @@ class Matcher:
         """Word-bounded, case-checked, non-overlapping hits in text order."""
         if not text:
             return []
-        padded = " " + _normalize(text) + " "
-        if padded.isascii():
-            found = self._ascii.find_matches_as_indexes(padded.encode("ascii"), overlapping=True)
+        if text.isascii():
+            padded = (" " + text + " ").encode("ascii").translate(_ASCII_NORMALIZE)
+            found = self._ascii.find_matches_as_indexes(padded, overlapping=True)
         else:
-            found = self._unicode.find_matches_as_indexes(padded, overlapping=True)
+            found = self._unicode.find_matches_as_indexes(" " + _normalize(text) + " ", overlapping=True)
         plans = self._plans
         candidates: list[tuple[int, int, tuple[Entry, ...], dict[str, Entry]]] = []
         # A key " word " found at padded[start:stop] is the word text[start : stop - 2].
