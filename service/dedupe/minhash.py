@@ -160,8 +160,9 @@ def _shingle_hash_array(text: str, size: int) -> npt.NDArray[np.uint32]:
 def shingle_hashes(text: str, size: int) -> list[int]:
     """32-bit hashes of the distinct `size`-word shingles of a text, computed with numpy.
 
-    Equivalent to hashing each joined shingle, but only the words are hashed one by
-    one (crc32, in C, cached per word); combining them into shingles is vectorised.
+    Equivalent to hashing each joined shingle, but only the words are hashed (crc32:
+    tabled in numpy for ASCII text, else word by word, cached); combining them into
+    shingles is vectorised.
     """
     unique: list[int] = np.unique(_shingle_hash_array(text, size)).tolist()
     return unique
