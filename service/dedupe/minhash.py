@@ -79,15 +79,73 @@ class _WordHashes(dict[str, int]):
 
 _word_hashes = _WordHashes()
 
+# Hashing the words of an ASCII text in a few numpy calls, without a Python object per word.
+# crc32 is affine over GF(2): a word's crc32 is the XOR of what each of its bytes contributes
+# at its distance d from the word's last byte, W[d][x] = crc32(x + d zero bytes) ^ crc32(d zero
+# bytes) (the constant part spread over the bytes, so that it adds up to crc32's own).
+_CRC_REACH = 64  # distances the table covers; a text with a longer word or gap is hashed word by word
+_VECTOR_TEXT_LIMIT = 1 << 20  # characters: bounds the per-byte work arrays (~20 bytes per character)
+# Each ASCII character `\w` matches, lower-cased; every other one is byte 0, which adds nothing.
+_ASCII_WORD_BYTES = bytes(ord(chr(c).lower()) if _WORD.fullmatch(chr(c)) else 0 for c in range(128))
+_ASCII_WORD_BYTES += bytes(128)
+
+
+@lru_cache(maxsize=1)
+def _crc_table() -> npt.NDArray[np.uint32]:
+    """W flattened: the share of byte x at distance d is at index d * 256 + x (16 Ki values)."""
+    table = np.zeros((_CRC_REACH, 256), dtype=np.uint32)
+    for distance in range(_CRC_REACH):
+        zeros = bytes(distance)
+        base = zlib.crc32(zeros)
+        table[distance, 1:] = [zlib.crc32(bytes((x,)) + zeros) ^ base for x in range(1, 256)]
+    return table.ravel()
+
+
+def _ascii_word_crcs(text: str) -> npt.NDArray[np.uint32] | None:
+    """zlib.crc32 of each word of an ASCII text, in order; None if a stretch is beyond the table.
+
+    Array methods and ufuncs rather than numpy's module functions (flatnonzero, max, repeat):
+    those wrap the same C code in Python calls, ~1 us each here.
+    """
+    chars = np.frombuffer((text.encode("ascii") + b" ").translate(_ASCII_WORD_BYTES), dtype=np.uint8)
+    in_word = chars.astype(bool)
+    last = (in_word[:-1] > in_word[1:]).nonzero()[0]  # the last byte of each word
+    if not last.shape[0]:
+        return np.empty(0, dtype=np.uint32)
+    # Each byte's stretch ends at the next word's last byte: a word, after the gap before it.
+    stretch = np.empty_like(last)
+    stretch[0] = last[0] + 1
+    np.subtract(last[1:], last[:-1], out=stretch[1:])
+    if np.maximum.reduce(stretch) > _CRC_REACH:
+        return None
+    end = int(last[-1]) + 1
+    index = last.repeat(stretch)
+    index -= np.arange(end)  # distance to the stretch's end (gap bytes are 0: any distance adds nothing)
+    index <<= 8
+    index |= chars[:end]
+    running = np.bitwise_xor.accumulate(_crc_table().take(index))
+    crcs = running[last]
+    crcs[1:] ^= running[last[:-1]]
+    return crcs
+
+
+def _word_hash_array(text: str) -> npt.NDArray[np.uint64]:
+    """crc32 of each word of a text, in order (repeats kept)."""
+    if text.isascii() and len(text) <= _VECTOR_TEXT_LIMIT:
+        crcs = _ascii_word_crcs(text)
+        if crcs is not None:
+            return crcs.astype(np.uint64)
+    tokens = words(text)
+    return np.fromiter(map(_word_hashes.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+
 
 def _shingle_hash_array(text: str, size: int) -> npt.NDArray[np.uint32]:
     """32-bit hash of every `size`-word shingle of a text, in text order (repeats kept)."""
-    tokens = words(text)
-    if not tokens:
+    word_hashes = _word_hash_array(text)
+    if not word_hashes.shape[0]:
         return np.empty(0, dtype=np.uint32)
-    word_hashes = np.fromiter(map(_word_hashes.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
-    width = min(size, len(tokens))
-    count = len(tokens) - width + 1
+    width = min(size, word_hashes.shape[0])
+    count = word_hashes.shape[0] - width + 1
     combined = word_hashes[:count].copy()
     with np.errstate(over="ignore"):
         for k in range(1, width):
@@ -102,8 +160,9 @@ def _shingle_hash_array(text: str, size: int) -> npt.NDArray[np.uint32]:
 def shingle_hashes(text: str, size: int) -> list[int]:
     """32-bit hashes of the distinct `size`-word shingles of a text, computed with numpy.
 
-    Equivalent to hashing each joined shingle, but only the words are hashed one by
-    one (crc32, in C, cached per word); combining them into shingles is vectorised.
+    Equivalent to hashing each joined shingle, but only the words are hashed (crc32:
+    tabled in numpy for ASCII text, else word by word, cached); combining them into
+    shingles is vectorised.
     """
     unique: list[int] = np.unique(_shingle_hash_array(text, size)).tolist()
     return unique
@@ -138,7 +197,7 @@ def signature(text: str, *, shingle_size: int, num_perm: int) -> Signature | Non
         with np.errstate(over="ignore"):
             values = a * mixed
             values += b
-        chunk_min = values.min(axis=1)
+        chunk_min = np.minimum.reduce(values, axis=1)
         sig = chunk_min if sig is None else np.minimum(sig, chunk_min)
     return sig
 
@@ -195,29 +254,50 @@ def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.9) -> LshPa
     return LshParams(bands=best[1], rows=best[2])
 
 
-def band_key_matrix(sigs: npt.NDArray[np.uint32], params: LshParams) -> npt.NDArray[np.int64]:
-    """Band keys of many signatures at once: (stories, num_perm) -> (stories, bands).
+_SHIFT_1, _SHIFT_29, _SHIFT_31 = np.uint64(1), np.uint64(29), np.uint64(31)
 
-    Each key hashes the band number with that band's values (splitmix64
-    steps, vectorised), keeping 63 bits so it fits a signed integer column.
-    """
+
+@lru_cache(maxsize=32)
+def _band_seeds(bands: int) -> npt.NDArray[np.uint64]:
+    """Each band's starting value, its number mixed; read-only, shared by every call."""
+    seeds = np.arange(1, bands + 1, dtype=np.uint64) * _MIX_1
+    seeds.flags.writeable = False
+    return seeds
+
+
+def band_key_matrix(sigs: npt.NDArray[np.uint32], params: LshParams) -> npt.NDArray[np.int64]:
+    """Band keys of many signatures at once: (stories, num_perm) -> (stories, bands)."""
     count = sigs.shape[0]
     used = sigs[:, : params.bands * params.rows].astype(np.uint64).reshape(count, params.bands, params.rows)
-    with np.errstate(over="ignore"):
-        h = np.broadcast_to(np.arange(1, params.bands + 1, dtype=np.uint64) * _MIX_1, (count, params.bands))
-        h = h.copy()
-        for row in range(params.rows):
-            h ^= used[:, :, row]
-            h *= _MIX_2
-            h ^= h >> np.uint64(31)
-            h *= _MIX_3
-            h ^= h >> np.uint64(29)
-    return (h >> np.uint64(1)).astype(np.int64)
+    return _band_hashes(used)
 
 
 def band_keys(sig: Signature, params: LshParams) -> list[int]:
     """One key per band of one signature."""
-    return [int(k) for k in band_key_matrix(sig.reshape(1, -1), params)[0]]
+    used = sig[: params.bands * params.rows].astype(np.uint64).reshape(params.bands, params.rows)
+    keys: list[int] = _band_hashes(used).tolist()
+    return keys
+
+
+def _band_hashes(used: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """The key of each band of `used` (..., bands, rows): the band number hashed with the band's
+    values (splitmix64 steps, vectorised), keeping 63 bits so it fits a signed integer column.
+
+    Written for few numpy calls, all in place: for one signature (every article) the arrays
+    are 32 values long and each call costs far more than its arithmetic. Integer overflow
+    is the point here, and numpy checks it only for scalars.
+    """
+    h = np.empty(used.shape[:-1], dtype=np.uint64)
+    h[...] = _band_seeds(used.shape[-2])
+    shifted = np.empty_like(h)
+    for row in range(used.shape[-1]):
+        h ^= used[..., row]
+        h *= _MIX_2
+        h ^= np.right_shift(h, _SHIFT_31, out=shifted)
+        h *= _MIX_3
+        h ^= np.right_shift(h, _SHIFT_29, out=shifted)
+    h >>= _SHIFT_1
+    return h.view(np.int64)  # the top bit is clear: the same values as a conversion, without a copy
 
 
 def is_empty(sig: Signature) -> bool:

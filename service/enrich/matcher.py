@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 
 class Case(IntEnum):
@@ -72,6 +72,10 @@ _SEPARATORS = [
     "\u061f",
 ]
 _BOUNDARY = str.maketrans(dict.fromkeys(_SEPARATORS, " "))
+# `_normalize` of ASCII text as one bytes translation: lower case, separators as spaces.
+_ASCII_NORMALIZE = bytes(
+    32 if chr(c) in _SEPARATORS else ord(chr(c).lower()) if c < 128 else c for c in range(256)
+)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
@@ -104,24 +108,37 @@ class Matcher:
                 # The match covers the key's words only ("U.S" of "U.S."), so compare case on that.
                 lead = len(normalized) - len(normalized.lstrip())
                 merged.setdefault(f" {key} ", []).append((variant[lead : lead + len(key)], entry))
-        self._automaton = ahocorasick.Automaton()
-        for key, pairs in merged.items():
-            self._automaton.add_word(key, (len(key) - 1, *_case_plan(tuple(dict.fromkeys(pairs)))))
-        self._automaton.make_automaton()
+        keys = list(merged)
+        # What `scan` needs per key, by the automata's pattern index: the payload is the entries,
+        # or (form, entry) pairs when the case is checked per entry (see `_case_plan`).
+        self._plans: list[tuple[str, Any, Any]] = [_case_plan(tuple(dict.fromkeys(merged[k]))) for k in keys]
+        # Rust's aho-corasick reads ASCII text (most wire copy) as bytes, faster than over str,
+        # and other text as str, whose offsets are characters. Contiguous NFAs: a DFA is faster
+        # still but takes ~20 MB for the main automaton and ~40 MB for the dateline one, per worker.
+        self._ascii = ahocorasick_rs.BytesAhoCorasick(
+            [key.encode() for key in keys], implementation=ahocorasick_rs.Implementation.ContiguousNFA
+        )
+        self._unicode = ahocorasick_rs.AhoCorasick(
+            keys, implementation=ahocorasick_rs.Implementation.ContiguousNFA
+        )
         self.size = len(merged)
 
     def scan(self, text: str) -> list[Hit]:
         """Word-bounded, case-checked, non-overlapping hits in text order."""
         if not text:
             return []
-        padded = " " + _normalize(text) + " "
+        if text.isascii():
+            padded = (" " + text + " ").encode("ascii").translate(_ASCII_NORMALIZE)
+            found = self._ascii.find_matches_as_indexes(padded, overlapping=True)
+        else:
+            found = self._unicode.find_matches_as_indexes(" " + _normalize(text) + " ", overlapping=True)
+        plans = self._plans
         candidates: list[tuple[int, int, tuple[Entry, ...], dict[str, Entry]]] = []
-        # In `padded`, a key " word " ends at index e (its trailing space): the word is
-        # text[e - size : e - 1], where size is the key length without one space.
+        # A key " word " found at padded[start:stop] is the word text[start : stop - 2].
         # The case rule is decided per key at build time (`_case_plan`), so most hits cost
         # one look at their first letter; "said" (the surname Said) alone is ~10 hits an article.
-        for end_index, (size, plan, payload, kinds) in self._automaton.iter(padded):
-            start = end_index - size
+        for index, start, stop in found:
+            plan, payload, kinds = plans[index]
             if plan is _ALL_CAPITALIZED:
                 first = text[start]
                 if not first.isupper() and first.isalpha():
@@ -130,13 +147,13 @@ class Matcher:
             elif plan is _ALL_ANY:
                 entries, by_kind = payload, kinds
             else:
-                original = text[start : end_index - 1]
+                original = text[start : stop - 2]
                 entries = tuple(entry for form, entry in payload if _case_ok(entry.case, form, original))
                 if not entries:
                     continue
                 by_kind = _first_by_kind(entries)
             # (start, -end): leftmost first, then longest; two keys never share a span.
-            candidates.append((start, 1 - end_index, entries, by_kind))
+            candidates.append((start, 2 - stop, entries, by_kind))
         candidates.sort(key=_span)
         hits: list[Hit] = []
         last_end = -1

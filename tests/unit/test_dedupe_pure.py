@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import timedelta
 
 import numpy as np
 from datasketch import MinHash
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.dedupe.decide import (
     Candidate,
@@ -22,12 +25,15 @@ from service.dedupe.decide import (
     next_item_state,
     timestamp,
 )
-from service.dedupe.facts import number_mask, numbers_agree
+from service.dedupe.facts import _ASCII_NUMBER, _NUMBER, number_mask, numbers_agree
 from service.dedupe.index import BandIndex
 from service.dedupe.minhash import (
+    _CRC_REACH,
     SCHEME,
     SEED,
+    _ascii_word_crcs,
     _permutations,
+    _word_hash_array,
     band_key_matrix,
     band_keys,
     estimated_jaccard,
@@ -121,6 +127,21 @@ def test_ascii_tokens_equal_the_unicode_word_regex() -> None:
         "Ünïcödé falls back: Straße ΣΑΣ",
     ):
         assert words(text) == re.findall(r"\w+", text.casefold())
+
+
+_ASCII_PIECES = st.one_of(
+    st.text(alphabet="aZ09_ \t\n\x00-.,'\"<>", max_size=12),
+    st.sampled_from(["x" * _CRC_REACH, "y" * (_CRC_REACH + 1), "-" * (_CRC_REACH + 5)]),
+)
+
+
+@given(st.lists(_ASCII_PIECES, max_size=30).map("".join))
+def test_word_hashes_are_the_crc32_of_each_word(text: str) -> None:
+    """The tabled crc32 of an ASCII text's words equals zlib's, word by word, long stretches included."""
+    expected = [zlib.crc32(word.encode()) for word in words(text)]
+    assert _word_hash_array(text).tolist() == expected
+    tabled = _ascii_word_crcs(text)
+    assert tabled is None or tabled.tolist() == expected
 
 
 def test_estimated_jaccard_separates_reprint_from_other_meeting() -> None:
@@ -288,6 +309,14 @@ def test_figures_veto_a_template_filled_with_other_numbers() -> None:
     assert numbers_agree(acme, b"") and numbers_agree(b"", globex)
     # Digits glued to letters are names, not figures.
     assert number_mask("w123 Q4 ab12cd x_9") == number_mask("")
+
+
+@given(st.text(alphabet="0123456789٣٤.,_ aQé-\n", max_size=40))
+def test_figures_are_the_digit_runs_with_no_word_character_before(text: str) -> None:
+    """The reordered figure pattern finds exactly what the plain look-behind form finds."""
+    assert _NUMBER.findall(text) == re.findall(r"(?<!\w)\d+(?:[.,]\d+)*", text)
+    if text.isascii():
+        assert _ASCII_NUMBER.findall(text.encode()) == [token.encode() for token in _NUMBER.findall(text)]
 
 
 def test_best_match_skips_a_similar_candidate_with_other_figures() -> None:

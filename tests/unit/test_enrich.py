@@ -8,6 +8,7 @@ import pytest
 
 from service.enrich import Enricher, load_enricher
 from service.enrich.enricher import ENRICHER_FIELDS
+from service.enrich.matcher import _ASCII_NORMALIZE, Case, Entry, Matcher, _normalize
 from service.models import (
     CanonicalArticle,
     CountryRole,
@@ -300,3 +301,15 @@ def test_transliterated_and_line_broken_names_resolve(enricher: Enricher) -> Non
     when = date(1987, 3, 1)
     assert "Richard von Weizsäcker" in _leaders(enricher, "President Richard von Weizsaecker said.", when)
     assert "Yasuhiro Nakasone" in _leaders(enricher, "Prime Minister Yasuhiro\nNakasone said.", when)
+
+
+def test_ascii_text_is_matched_as_bytes_exactly_as_str() -> None:
+    """The bytes path (ASCII text) normalizes every character as `_normalize` does, and finds the same."""
+    every = "".join(map(chr, range(128)))
+    assert every.encode().translate(_ASCII_NORMALIZE).decode() == _normalize(every)
+    matcher = Matcher(
+        [("New York", Entry("place", "NY", Case.CAPITALIZED)), ("US", Entry("c", "US", Case.EXACT))]
+    )
+    for text in ("New-York, US; new york us", "New\u00a0York, US; new york us"):  # the second is not ASCII
+        hits = [(h.start, h.end, h.text) for h in matcher.scan(text)]
+        assert hits == [(0, 8, text[:8]), (10, 12, "US")]
