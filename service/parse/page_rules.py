@@ -111,8 +111,15 @@ def is_ui(block: str) -> bool:
         return True
     if len(block) > 80:
         return False
-    words = [w for w in _UI_SPLIT.split(block.lower()) if w]
-    return bool(words) and all(w in _UI_WORDS or _NO_LETTERS.match(w) for w in words)
+    # A loop that stops at the first word of prose (no list, no generator): most short blocks
+    # are headlines and short paragraphs.
+    empty = True
+    for word in _UI_SPLIT.split(block.lower()):
+        if word:
+            if word not in _UI_WORDS and not _NO_LETTERS.match(word):
+                return False
+            empty = False
+    return not empty
 
 
 def _credit_at_end(block: str) -> re.Match[str] | None:
