@@ -143,7 +143,7 @@ def parse_html_page(text: str) -> list[ParsedItem]:
         h1_text = _text(region.css_first("h1"))
         blocks = [t for node in region.css(_BLOCKS) if (t := budget.text(node))]
     headline = h1_text or title
-    parts = page_rules.apply(blocks, headline=headline)
+    parts = page_rules.apply(blocks, headline=headline, collapsed=True)  # budget.text collapses
     body = parts.body
     if not body:
         body = _trafilatura_paragraphs(text)

@@ -224,14 +224,18 @@ def _norm_collapsed(block: str) -> str:
     return block.rstrip(".…").strip().lower()
 
 
-def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
-    """Run the page rules over the page's blocks in order (headline given when markup told us)."""
+def apply(blocks: list[str], *, headline: str | None = None, collapsed: bool = False) -> PageParts:
+    """Run the page rules over the page's blocks in order (headline given when markup told us).
+
+    `collapsed`: every block is already `collapse_spaces` output (HTML blocks are), so the
+    rules need not scan each again for whitespace to collapse.
+    """
     parts = PageParts(headline=headline)
     headline_key = _norm(headline) if headline is not None else None
     kept: list[str] = []
     kept_keys: list[str] = []  # `_norm_collapsed` of each kept block, for `_drop_repeated_lede`
     for raw_block in blocks:
-        block = collapse_spaces(raw_block)
+        block = raw_block if collapsed else collapse_spaces(raw_block)
         if not block:
             continue
         if is_breadcrumb(block) or is_ui(block):
