@@ -14,7 +14,6 @@ internals differ from the ones this relies on is used as it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import cache
 
@@ -223,7 +222,12 @@ _ENGLISH_MARKERS = frozenset(
         "been",
     ]
 )
-_ASCII_WORD = re.compile(r"[a-z]+")
+_ENGLISH_MARKER_BYTES = frozenset(word.encode("ascii") for word in _ENGLISH_MARKERS)
+# ASCII byte -> its lower-case letter, or a space when it is no letter: split() on the
+# translated bytes gives the words re.findall("[a-z]+", text.lower()) gives, at a third of the cost.
+_ASCII_WORD_BYTES = bytes(
+    code | 0x20 if chr(code).isascii() and chr(code).isalpha() else 0x20 for code in range(256)
+)
 _MARKER_SHARE = 0.12
 _MARKER_MIN_WORDS = 20
 
@@ -234,10 +238,11 @@ def _plainly_english(text: str) -> bool:
     "en" for every one; on the 203 non-English evaluation stories it never answers."""
     if not text.isascii():
         return False
-    words = _ASCII_WORD.findall(text.lower())
+    words = text.encode("ascii").translate(_ASCII_WORD_BYTES).split()
     if len(words) < _MARKER_MIN_WORDS:
         return False
-    return sum(word in _ENGLISH_MARKERS for word in words) >= _MARKER_SHARE * len(words)
+    # map() with the set's own __contains__ counts without a generator frame per word.
+    return sum(map(_ENGLISH_MARKER_BYTES.__contains__, words)) >= _MARKER_SHARE * len(words)
 
 
 def _is_cjk(char: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,16 @@ def test_the_english_pre_check_answers_only_what_the_model_answers(monkeypatch: 
         story = json.loads(line)
         if story["lang"] != "en":
             assert not language._plainly_english(f"{story['headline']}\n{story['body']}"), story["id"]
+
+
+def test_the_english_pre_check_reads_words_as_the_regex_did() -> None:
+    """The byte-table word split gives the words re.findall("[a-z]+", text.lower()) gives."""
+    rng = random.Random(41)
+    pieces = ["The", "AND", "of", "SaId", "it's", "x1y", "9", "\t", "\n", " ", ",", "-", "_", "@", "[", "`"]
+    pieces += ["{", "\x00", "\x7f", "é", "with", "been"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 80)))
+        words = re.findall("[a-z]+", text.lower())
+        share = sum(word in language._ENGLISH_MARKERS for word in words)
+        expected = text.isascii() and len(words) >= 20 and share >= 0.12 * len(words)
+        assert language._plainly_english(text) == expected, repr(text)
