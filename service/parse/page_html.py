@@ -88,6 +88,8 @@ class _TextBudget:
 
 def _is_furniture(node: LexborNode) -> bool:
     attributes = node.attributes
+    if not attributes:  # most paragraphs and spans: nothing to read
+        return False
     marker = f"{attributes.get('class') or ''} {attributes.get('id') or ''} {attributes.get('role') or ''}"
     return bool(marker.strip()) and _FURNITURE.search(marker) is not None
 
