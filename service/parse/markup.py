@@ -199,7 +199,10 @@ def _walk(element: etree._Element, out: list[str], skip: frozenset[str]) -> None
         if name in skip or name == "":
             pass
         elif name in BLOCK_TAGS:
-            _walk(child, out, skip)
+            if len(child):
+                _walk(child, out, skip)
+            elif child.text:  # a leaf block (most <p>): what _walk would do, without the call
+                out.extend(split_blocks(child.text))
         else:
             out.extend(split_blocks("".join(_inline_text(child, skip))))
         if child.tail and child.tail.strip():
