@@ -156,4 +156,4 @@ def split_blocks(text: str) -> list[str]:
         text = text.strip()
         return [text] if text else []
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [block.strip() for block in _BLANK_LINES.split(text) if block.strip()]
+    return [stripped for block in _BLANK_LINES.split(text) if (stripped := block.strip())]

@@ -88,8 +88,10 @@ def _parse(raw: bytes, *, hint: WireFormat | None, max_item_bytes: int) -> list[
     text = decode_json(raw) if raw.lstrip()[:1] in (b"{", b"[") else decode(raw)
     wire_format = hint or detect(text)
     # An envelope announces itself; a per-source hint then applies to its payload instead.
+    # (Without a hint, `wire_format` is detect(text) already.)
     if (
-        wire_format is not WireFormat.ENVELOPE
+        hint is not None
+        and wire_format is not WireFormat.ENVELOPE
         and text.lstrip()[:1] == "{"
         and detect(text) is WireFormat.ENVELOPE
     ):

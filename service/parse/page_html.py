@@ -88,6 +88,8 @@ class _TextBudget:
 
 def _is_furniture(node: LexborNode) -> bool:
     attributes = node.attributes
+    if not attributes:  # most paragraphs and spans: nothing to read
+        return False
     marker = f"{attributes.get('class') or ''} {attributes.get('id') or ''} {attributes.get('role') or ''}"
     return bool(marker.strip()) and _FURNITURE.search(marker) is not None
 
@@ -143,7 +145,7 @@ def parse_html_page(text: str) -> list[ParsedItem]:
         h1_text = _text(region.css_first("h1"))
         blocks = [t for node in region.css(_BLOCKS) if (t := budget.text(node))]
     headline = h1_text or title
-    parts = page_rules.apply(blocks, headline=headline)
+    parts = page_rules.apply(blocks, headline=headline, collapsed=True)  # budget.text collapses
     body = parts.body
     if not body:
         body = _trafilatura_paragraphs(text)

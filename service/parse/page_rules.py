@@ -55,6 +55,9 @@ _END_MARKERS = re.compile(
     re.I,
 )
 _FOOTER = re.compile(r"^(?:copyright|©|\(c\)|all rights reserved)|all rights reserved\.?$", re.I)
+# The second alternative of _FOOTER matches one character per pattern character (no case
+# folding to several), so it lies in the last 21: "all rights reserved", ".", a final newline.
+_FOOTER_TAIL = 21
 # "(Xinhua/Zhai Jianlan)", "(AP Photo/Evan Vucci)", "(Photo: Reuters)", "(Photo by Jane Doe/AFP)"
 _CREDIT_END = re.compile(
     r"\s*\((?P<credit>(?:photo(?:graph)?\s*(?:by|:)\s*)?[^()]{2,60}?/[^()]{2,60}|"
@@ -108,8 +111,15 @@ def is_ui(block: str) -> bool:
         return True
     if len(block) > 80:
         return False
-    words = [w for w in _UI_SPLIT.split(block.lower()) if w]
-    return bool(words) and all(w in _UI_WORDS or _NO_LETTERS.match(w) for w in words)
+    # A loop that stops at the first word of prose (no list, no generator): most short blocks
+    # are headlines and short paragraphs.
+    empty = True
+    for word in _UI_SPLIT.split(block.lower()):
+        if word:
+            if word not in _UI_WORDS and not _NO_LETTERS.match(word):
+                return False
+            empty = False
+    return not empty
 
 
 def _credit_at_end(block: str) -> re.Match[str] | None:
@@ -188,7 +198,21 @@ def _read_meta(block: str, parts: PageParts) -> bool:
 
 
 def _is_label(block: str) -> bool:
-    return len(block.split()) <= MAX_LABEL_WORDS and not _SENTENCE_END.search(block) and "\n" not in block
+    # split() stops once there are too many words to be a label; _SENTENCE_END matches the last
+    # character or the one before a final newline, so only the last two are searched.
+    return (
+        len(block.split(None, MAX_LABEL_WORDS)) <= MAX_LABEL_WORDS
+        and not _SENTENCE_END.search(block[-2:])
+        and "\n" not in block
+    )
+
+
+def _is_footer(block: str) -> bool:
+    """`_FOOTER.search(block)`, its end-anchored alternative tried only where it can start."""
+    return (
+        _FOOTER.match(block) is not None
+        or _FOOTER.search(block, max(len(block) - _FOOTER_TAIL, 0)) is not None
+    )
 
 
 def _norm(block: str) -> str:
@@ -200,20 +224,25 @@ def _norm_collapsed(block: str) -> str:
     return block.rstrip(".…").strip().lower()
 
 
-def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
-    """Run the page rules over the page's blocks in order (headline given when markup told us)."""
+def apply(blocks: list[str], *, headline: str | None = None, collapsed: bool = False) -> PageParts:
+    """Run the page rules over the page's blocks in order (headline given when markup told us).
+
+    `collapsed`: every block is already `collapse_spaces` output (HTML blocks are), so the
+    rules need not scan each again for whitespace to collapse.
+    """
     parts = PageParts(headline=headline)
     headline_key = _norm(headline) if headline is not None else None
     kept: list[str] = []
+    kept_keys: list[str] = []  # `_norm_collapsed` of each kept block, for `_drop_repeated_lede`
     for raw_block in blocks:
-        block = collapse_spaces(raw_block)
+        block = raw_block if collapsed else collapse_spaces(raw_block)
         if not block:
             continue
         if is_breadcrumb(block) or is_ui(block):
             continue
         if _END_MARKERS.match(block) and parts.headline is not None and kept:
             break
-        if len(block) < MAX_META_LEN and _FOOTER.search(block):
+        if len(block) < MAX_META_LEN and _is_footer(block):
             if kept:
                 break
             continue
@@ -229,7 +258,8 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
         elif not kept and _is_label(block) and _norm_collapsed(block) != _norm(parts.headline):
             parts.section = parts.section or block
             continue
-        if headline_key is not None and _norm_collapsed(block) == headline_key:
+        key = _norm_collapsed(block)
+        if key == headline_key:
             continue
         caption = caption_of(block)
         if caption is not None:
@@ -240,7 +270,8 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
                     parts.caption_date = date_match.group(0)
             continue
         kept.append(block)
-    parts.body = _drop_repeated_lede(kept)
+        kept_keys.append(key)
+    parts.body = _drop_repeated_lede(kept, kept_keys)
     if parts.source is None:
         for _, credit in parts.captions:
             agency = agency_of_credit(credit) if credit else None
@@ -251,21 +282,22 @@ def apply(blocks: list[str], *, headline: str | None = None) -> PageParts:
     return parts
 
 
-def _drop_repeated_lede(paragraphs: list[str]) -> list[str]:
+def _drop_repeated_lede(paragraphs: list[str], normalized: list[str]) -> list[str]:
     """Keep the first copy of a paragraph; a standfirst that a later paragraph starts with goes too.
 
-    The paragraphs are blocks `apply` kept, their whitespace already collapsed.
+    The paragraphs are blocks `apply` kept, their whitespace already collapsed; `normalized`
+    holds their `_norm_collapsed` keys, which `apply` has computed already.
     """
     seen: set[str] = set()
     out: list[str] = []
-    normalized = [_norm_collapsed(p) for p in paragraphs]
     for index, (paragraph, key) in enumerate(zip(paragraphs, normalized, strict=True)):
         if key in seen:
             continue
         # A truncated standfirst ("Chinese President Xi ... met with...") ahead of the full lede.
-        if index < 2 and any(
-            other != key and other.startswith(key) and len(key) > 40
-            for other in normalized[index + 1 : index + 4]
+        if (
+            index < 2
+            and len(key) > 40
+            and any(other != key and other.startswith(key) for other in normalized[index + 1 : index + 4])
         ):
             continue
         seen.add(key)

@@ -13,6 +13,9 @@ def parse_text_page(text: str) -> list[ParsedItem]:
     """One item from a plain-text page: the page rules decide headline, body, captions and dates."""
     blocks: list[str] = []
     for block in split_blocks(text):
+        if "\n" not in block:  # one line, stripped by split_blocks: the block as it is
+            blocks.append(block)
+            continue
         lines = [line.strip() for line in block.split("\n") if line.strip()]
         # Pages saved as text keep UI lines glued to a paragraph ("XinhuaUpdated: ...\n×"), while
         # hard-wrapped copy has only long lines before the last: split the first, join the second.

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 import pytest
 
-from service import ids
+from service import datelines, ids
 from service.datelines import english_month_day, lead_dateline, parse_dateline
 from service.models import CanonicalArticle, RecordMeta
 from service.normalize import normalize
 from service.parse import parse
+
+
+def test_openings_all_hold_what_the_precheck_looks_for() -> None:
+    """Whatever _OPENING matches holds a credit parenthesis or a dash, as the pre-check assumes."""
+    pieces = ["PARIS", "New York", ", ", ",", "France", " (AFP) ", "(Reuters)", " - ", "-", "--", " – ", "—"]
+    pieces += ["_", ".-", " ", "\n", "12 mars", "Sept. 15", "said the", "x" * 45, ")", "(", "é", "1"]
+    rng = random.Random(29)
+    matched = 0
+    for _ in range(30000):
+        lead = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9))) + " The story."
+        opening = lead[: datelines._OPENING_SPAN]
+        if datelines._OPENING.match(opening):
+            matched += 1
+            assert datelines._OPENING_NEEDS.search(opening), repr(lead)
+    assert matched > 1000  # the generator does build openings
 
 
 @pytest.mark.parametrize(

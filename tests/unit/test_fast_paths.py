@@ -97,6 +97,18 @@ def test_caption_precheck_never_hides_a_credit() -> None:
             assert found is None, repr(block)
 
 
+def test_footer_and_label_checks_match_the_plain_patterns() -> None:
+    """_is_footer is `_FOOTER.search`, _is_label the whole-block split and search, on any block."""
+    pieces = ["all rights reserved", "ALL Rights RESERVED.", "copyright ", "© ", "(c)", "ſ", "K", "ı"]
+    rng = random.Random(17)
+    for value in _random_strings(seed=13, count=20000, size=12):
+        block = "".join(rng.choice([value, *pieces]) for _ in range(rng.randint(0, 4)))
+        assert page_rules._is_footer(block) == bool(page_rules._FOOTER.search(block)), repr(block)
+        words = len(block.split())
+        plain = words <= page_rules.MAX_LABEL_WORDS and not page_rules._SENTENCE_END.search(block)
+        assert page_rules._is_label(block) == (plain and "\n" not in block), repr(block)
+
+
 @pytest.mark.parametrize(
     ("value", "default_year", "expected"),
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,27 @@ def test_the_english_pre_check_answers_only_what_the_model_answers(monkeypatch: 
         story = json.loads(line)
         if story["lang"] != "en":
             assert not language._plainly_english(f"{story['headline']}\n{story['body']}"), story["id"]
+
+
+def test_the_english_pre_check_reads_words_as_the_regex_did() -> None:
+    """The byte-table word split gives the words re.findall("[a-z]+", text.lower()) gives."""
+    rng = random.Random(41)
+    pieces = ["The", "AND", "of", "SaId", "it's", "x1y", "9", "\t", "\n", " ", ",", "-", "_", "@", "[", "`"]
+    pieces += ["{", "\x00", "\x7f", "é", "with", "been"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 80)))
+        words = re.findall("[a-z]+", text.lower())
+        share = sum(word in language._ENGLISH_MARKERS for word in words)
+        expected = text.isascii() and len(words) >= 20 and share >= 0.12 * len(words)
+        assert language._plainly_english(text) == expected, repr(text)
+
+
+def test_letters_are_counted_as_the_character_walk_counts() -> None:
+    """_has_letters on ASCII text (counted in C) answers as walking the characters does."""
+    rng = random.Random(43)
+    alphabet = [chr(code) for code in range(128)] + ["中", "é"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        weight = sum(language.CJK_LETTER_WEIGHT if language._is_cjk(c) else 1 for c in text if c.isalpha())
+        for count in (0, 1, 5, 30):
+            assert language._has_letters(text, count) == (weight >= count), (repr(text), count)
