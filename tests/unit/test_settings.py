@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from service.delivery import make_producer
 from service.settings import Settings, load_settings
 
 
@@ -75,3 +76,15 @@ def test_ssl_builds_a_context_with_hostname_checks() -> None:
 def test_defaults_bind_metrics_to_loopback() -> None:
     """The metrics/health server listens on loopback unless told otherwise."""
     assert Settings().observability.http_host == "127.0.0.1"
+
+
+async def test_a_producer_batch_may_not_exceed_a_request() -> None:
+    """kafka.max_batch_bytes larger than kafka.max_request_size is refused at start-up, with both
+    names in the message; the producer gets the batch size it is given."""
+    with pytest.raises(
+        ValidationError, match=r"kafka\.max_batch_bytes must not exceed kafka\.max_request_size"
+    ):
+        Settings.model_validate({"kafka": {"max_request_size": 1_048_576, "max_batch_bytes": 2_097_152}})
+    settings = Settings.model_validate({"kafka": {"max_batch_bytes": 262_144}})
+    producer = make_producer(settings)
+    assert producer._message_accumulator._batch_size == 262_144

@@ -119,6 +119,27 @@ async def test_a_worker_killed_from_outside_is_retried_once_on_a_fresh_worker() 
         await pool.close()
 
 
+async def test_an_idle_worker_that_dies_is_replaced_before_any_record_needs_it() -> None:
+    """The pool sees the socket of an idle worker close and forks a replacement at once: the next
+    record is served by the new worker and costs no retry."""
+    pool, pipeline, metrics = await _one_worker_pipeline()
+    try:
+        [worker] = pool._all
+        os.kill(worker.pid, signal.SIGKILL)
+
+        async def replaced() -> None:
+            while not any(w.pid != worker.pid for w in pool._all):  # noqa: ASYNC110 - the pool's own state
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(replaced(), timeout=60)
+        assert metrics.worker_restarts.labels("crash")._value.get() == 1
+        prepared = await pipeline.prepare(SMALL, META)
+        assert len(prepared.items) == 1 and not prepared.failures
+        assert metrics.worker_restarts.labels("crash")._value.get() == 1
+    finally:
+        await pool.close()
+
+
 async def test_a_record_that_kills_every_worker_is_dead_lettered_as_worker_crashed() -> None:
     """A record whose worker dies on both tries becomes worker_crashed; the pool serves the next record."""
     pool, pipeline, metrics = await _one_worker_pipeline()
