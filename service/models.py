@@ -12,9 +12,10 @@ the meaning of a value is a major bump.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -150,6 +151,14 @@ class DedupeInfo(_Model):
 
 class CanonicalArticle(_Model):
     """One normalized wire item; value of `articles.canonical` and `articles.duplicates`."""
+
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[[type[CanonicalArticle], bytes], CanonicalArticle], tuple[Any, ...]]:
+        # Every record's article crosses from its worker to the shell pickled: as its JSON (the
+        # event's contract, which reads back equal) that costs 9 + 10 µs against 26 + 26 for the
+        # model graph of nested models, enums and datetimes.
+        return (_article_from_json, (type(self), self.__pydantic_serializer__.to_json(self)))
 
     schema_version: str = SCHEMA_VERSION
     event_id: str = Field(description="Deterministic: the same raw item always gives the same ID.")
@@ -326,3 +335,7 @@ class RecordMeta(_Model):
     timestamp: UtcDatetime | None = None
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def _article_from_json(cls: type[CanonicalArticle], data: bytes) -> CanonicalArticle:
+    return cls.model_validate_json(data)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -57,6 +57,11 @@ class PreparedItem:
     fingerprint: Fingerprint | None = None
     enrichment: Enrichment | None = None
 
+    def __reduce__(self) -> tuple[type[PreparedItem], tuple[Any, ...]]:
+        # Pickled for every record (worker -> shell): a constructor call, not the per-field
+        # __setstate__ that slotted dataclasses get, which looks up fields() each time.
+        return (PreparedItem, (self.article, self.fingerprint, self.enrichment))
+
 
 @dataclass(slots=True)
 class Prepared:
@@ -66,6 +71,9 @@ class Prepared:
     failures: list[Failure] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
     trace: Carrier | None = None  # the record span's context, to parent the shell's spans
+
+    def __reduce__(self) -> tuple[type[Prepared], tuple[Any, ...]]:
+        return (Prepared, (self.items, self.failures, self.timings, self.trace))  # see PreparedItem
 
     @classmethod
     def failed(cls, reason: ReasonCode, message: str, stage: DeadLetterStage) -> Prepared:

@@ -24,7 +24,7 @@ from .decide import (
     timestamp,
 )
 from .facts import number_mask
-from .minhash import LshParams, Signature, band_keys, lsh_params, signature
+from .minhash import LshParams, Signature, band_keys, from_bytes, lsh_params, signature, to_bytes
 from .store import DedupeStore, InProcessConflicts, StoryEntry, Write
 from .text import fingerprint_text
 
@@ -48,6 +48,16 @@ class Fingerprint:
     # The LSH band keys of the signature (none without one): computed with the signature, so
     # that the shell, which takes the decision, does not spend its CPU on them.
     band_keys: tuple[int, ...] = ()
+
+    def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[Any, ...]]:
+        # Pickled for every record (worker -> shell): the signature as its bytes is a fifth of
+        # the cost of a pickled numpy array, and a constructor call beats the dataclass state.
+        signature = to_bytes(self.signature) if self.signature is not None else None
+        return (_fingerprint_of, (signature, self.numbers, self.band_keys))
+
+
+def _fingerprint_of(signature: bytes | None, numbers: bytes, band_keys: tuple[int, ...]) -> Fingerprint:
+    return Fingerprint(from_bytes(signature) if signature is not None else None, numbers, band_keys)
 
 
 def fingerprint(article: CanonicalArticle, settings: DedupeSettings) -> Fingerprint:

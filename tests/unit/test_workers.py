@@ -17,10 +17,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from service.dedupe import open_deduplicator
+from service.enrich import load_enricher
 from service.errors import WorkerLostError
 from service.models import RecordMeta
 from service.observability import Metrics
 from service.pipeline import Pipeline
+from service.prepare import Preparer
 from service.settings import Settings
 from service.workers import WorkerPool
 from tests.conftest import SAMPLES
@@ -255,3 +257,38 @@ async def test_records_waiting_when_the_pool_closes_fail_instead_of_hanging() ->
     assert all(isinstance(outcome, WorkerLostError) for outcome in outcomes)
     with pytest.raises(WorkerLostError):
         await asyncio.wait_for(pool.prepare("raw", SMALL, META), timeout=30)
+
+
+async def test_what_a_worker_prepares_reaches_the_shell_unchanged() -> None:
+    """Every sample prepared in a worker arrives as it is prepared in process: the article (sent as
+    its JSON), the fingerprint (the signature as bytes), the enrichment and the failures."""
+    settings = _settings(workers=1)
+    here = Preparer(settings, load_enricher(settings.enrich))
+    pool = WorkerPool(settings, Metrics(CollectorRegistry()))
+    pool.start()
+    try:
+        for path in sorted(SAMPLES.iterdir()):
+            value = path.read_bytes()
+            expected = here.prepare_raw(value, META)
+            got = await pool.prepare("raw", value, META)
+            assert [type(item.article) for item in got.items] == [
+                type(item.article) for item in expected.items
+            ]
+            assert [item.article for item in got.items] == [item.article for item in expected.items], (
+                path.name
+            )
+            for mine, theirs in zip(got.items, expected.items, strict=True):
+                assert mine.fingerprint is not None and theirs.fingerprint is not None
+                assert mine.fingerprint.signature is not None and theirs.fingerprint.signature is not None
+                assert mine.fingerprint.signature.tolist() == theirs.fingerprint.signature.tolist()
+                assert mine.fingerprint.signature.dtype == theirs.fingerprint.signature.dtype
+                assert (mine.fingerprint.numbers, mine.fingerprint.band_keys) == (
+                    theirs.fingerprint.numbers,
+                    theirs.fingerprint.band_keys,
+                )
+                assert mine.enrichment == theirs.enrichment
+            assert [(f.error.reason, f.stage) for f in got.failures] == [
+                (f.error.reason, f.stage) for f in expected.failures
+            ]
+    finally:
+        await pool.close()
