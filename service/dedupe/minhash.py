@@ -3,7 +3,9 @@
 Signatures are datasketch MinHashes with the permutation scheme pinned, so a
 library upgrade cannot silently change the values stored in a state file.
 Only the `num_perm` uint32 values are kept (`num_perm * 4` bytes per story);
-the text never is.
+the text never is. Similarity compares the low `COMPARED_BITS` bits of each
+value (b-bit MinHash), so a store may keep just those (the memory store does:
+2 bytes a value); band keys use the whole values.
 """
 
 from __future__ import annotations
@@ -151,11 +153,28 @@ def from_bytes(data: bytes) -> Signature:
     return np.frombuffer(data, dtype="<u4").astype(np.uint32)
 
 
-def estimated_jaccard(a: Signature, b: Signature) -> float:
-    """Share of equal MinHash values: an unbiased estimate of the Jaccard similarity."""
+# b-bit MinHash (Li and König, 2010): two different values agree in their low 16 bits
+# with probability 2**-16, so a pair with Jaccard J gains 128 * (1 - J) / 65536 < 0.002
+# equal values on average (the estimate rises by under 0.00002). One accidental
+# agreement lifts a pair exactly one value below the threshold over it: that needs
+# one of its ~63 differing values to agree, p ~ 0.001, for pairs already one value away.
+# Every backend compares this way (SQLite and Redis keep storing 32-bit values), so a
+# decision never depends on the backend.
+COMPARED_BITS = 16
+_COMPARED_MASK = np.uint32((1 << COMPARED_BITS) - 1)
+
+
+def compared_values(sig: Signature) -> npt.NDArray[np.uint16]:
+    """The part of each value that `estimated_jaccard` reads: what a store must keep at least."""
+    return (sig & _COMPARED_MASK).astype(np.uint16)
+
+
+def estimated_jaccard(a: Signature | npt.NDArray[np.uint16], b: Signature | npt.NDArray[np.uint16]) -> float:
+    """Share of MinHash values equal in their low COMPARED_BITS bits: the Jaccard similarity, estimated."""
     if a.shape != b.shape:
         return 0.0
-    return float(np.count_nonzero(a == b)) / float(a.shape[0])
+    differing = (a ^ b) & _COMPARED_MASK
+    return float(np.count_nonzero(differing == 0)) / float(a.shape[0])
 
 
 @dataclass(frozen=True, slots=True)

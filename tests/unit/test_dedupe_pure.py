@@ -30,6 +30,7 @@ from service.dedupe.minhash import (
     _permutations,
     band_key_matrix,
     band_keys,
+    compared_values,
     estimated_jaccard,
     from_bytes,
     lsh_params,
@@ -131,6 +132,18 @@ def test_estimated_jaccard_separates_reprint_from_other_meeting() -> None:
     assert original is not None and reprint is not None and other is not None
     assert estimated_jaccard(original, reprint) > 0.55
     assert estimated_jaccard(original, other) < 0.25
+
+
+def test_similarity_reads_the_low_16_bits_so_a_store_may_keep_only_those() -> None:
+    """A store with the low halves (memory) and one with whole values (SQLite, Redis) score alike."""
+    original = signature(XI_ALIYEV, shingle_size=3, num_perm=128)
+    reprint = signature(XI_ALIYEV_REPRINT, shingle_size=3, num_perm=128)
+    assert original is not None and reprint is not None
+    assert compared_values(reprint).dtype == np.uint16
+    assert estimated_jaccard(original, compared_values(reprint)) == estimated_jaccard(original, reprint)
+    # Values that differ only above bit 16 count as equal; one differing below does not.
+    assert estimated_jaccard(original, original ^ np.uint32(0xFFFF0000)) == 1.0
+    assert estimated_jaccard(original, original ^ np.uint32(1)) == 0.0
 
 
 def test_lsh_params_fit_in_the_signature() -> None:
