@@ -104,7 +104,7 @@ class MemoryStore(InProcessConflicts):
         self._odd_items: dict[int, ItemState] = {}
         self._story_order = OrderQueue(self._stories)
         self._sig_width = 0
-        self._index = BandIndex(slot_dtype=np.int32)
+        self._index = BandIndex(slot_dtype=np.int32, short_keys=True)
         self._seq = 0  # insertion order of stories: the tie-break of eviction and of candidates
         self._max_stories = max_stories
         self._watermark = Watermark(window_seconds)

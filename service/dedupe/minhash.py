@@ -239,5 +239,19 @@ def band_keys(sig: Signature, params: LshParams) -> list[int]:
     return [int(k) for k in band_key_matrix(sig.reshape(1, -1), params)[0]]
 
 
+def shares_band(a: Signature, b: Signature, params: LshParams) -> bool:
+    """Whether some band of `a` and `b` agrees in every compared value.
+
+    True of any two signatures with an equal band key (equal keys come from equal
+    values), so filtering candidates with it drops only what an index with short
+    keys finds by a key collision (`index.BandIndex`): every backend then
+    compares the same stories. A colliding story passes only if one of its bands
+    also agrees with the article's in 4 x 16 bits, p ~ 2**-64 per band.
+    """
+    used = params.bands * params.rows
+    agree = ((a[:used] ^ b[:used]) & _COMPARED_MASK) == 0
+    return bool(agree.reshape(params.bands, params.rows).all(axis=1).any())
+
+
 def is_empty(sig: Signature) -> bool:
     return bool(np.all(sig == _EMPTY))
