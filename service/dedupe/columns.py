@@ -77,6 +77,19 @@ def zeros(shape: tuple[int, ...], dtype: np.dtype[_S]) -> npt.NDArray[_S]:
     return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(shape)
 
 
+def mapped(array: npt.NDArray[_S]) -> npt.NDArray[_S]:
+    """`array`, moved to a memory map of its own if it is 1 MiB or more (see `zeros`).
+
+    For arrays kept for long (sorted runs, key maps): one left in the C heap above
+    the temporaries of the merge that built it keeps those from going back.
+    """
+    if array.nbytes < _MAPPED_BYTES:
+        return array
+    moved = zeros(array.shape, array.dtype)
+    moved[...] = array
+    return moved
+
+
 class Table:
     """Rows of named numpy columns, grown in place; freed rows are reused."""
 
@@ -204,7 +217,7 @@ class KeyMap:
         # A key re-added to its old row may leave a duplicate entry: harmless, and gone once the row is.
         keys, rows = keys[valid], rows[valid]
         order = np.argsort(keys, kind="stable")
-        self._keys, self._rows = keys[order], rows[order].astype(np.int32)
+        self._keys, self._rows = mapped(keys[order]), mapped(rows[order].astype(np.int32))
         self._tail.clear()
 
     @property
@@ -241,8 +254,8 @@ class OrderQueue:
         table = self._table
         rows = np.flatnonzero(table.live[: table.end])
         order = np.lexsort((table.cols["seq"][rows], table.cols["vc"][rows]))
-        self._rows = rows[order].astype(np.int32)
-        self._seqs = np.asarray(table.cols["seq"][self._rows], dtype=np.int64)
+        self._rows = mapped(rows[order].astype(np.int32))
+        self._seqs = mapped(np.asarray(table.cols["seq"][self._rows], dtype=np.int64))
         self._at = 0
         self._recent = []
 

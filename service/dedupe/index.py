@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from .columns import mapped
+
 Int64s = npt.NDArray[np.int64]
 Keys = npt.NDArray[np.int64] | npt.NDArray[np.uint32]
 Slots = npt.NDArray[np.int32] | npt.NDArray[np.int64]
@@ -42,8 +44,8 @@ class _Run:
     __slots__ = ("directory", "keys", "shift", "slots")
 
     def __init__(self, keys: Keys, slots: Slots) -> None:
-        self.keys = keys
-        self.slots = slots
+        self.keys = mapped(keys)
+        self.slots = mapped(slots)
         self.directory: npt.NDArray[np.int64] | None = None
         key_bits = 32 if keys.dtype == np.uint32 else 63  # int64 band keys are 63-bit, non-negative
         self.shift = key_bits
@@ -55,7 +57,7 @@ class _Run:
             bounds[-1] = np.iinfo(keys.dtype).max
             directory = np.searchsorted(keys, bounds.astype(keys.dtype))
             directory[-1] = size
-            self.directory = directory.astype(np.int32 if size < 2**31 else np.int64)
+            self.directory = mapped(directory.astype(np.int32 if size < 2**31 else np.int64))
 
     def search(self, query: Keys, found: set[int]) -> None:
         keys = self.keys
