@@ -74,7 +74,8 @@ def zeros(shape: tuple[int, ...], dtype: np.dtype[_S]) -> npt.NDArray[_S]:
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes < _MAPPED_BYTES:
         return np.zeros(shape, dtype=dtype)
-    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(shape)
+    # Private: plain process memory (a shared map would be shmem, and shared with a fork).
+    return np.frombuffer(mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE), dtype=dtype).reshape(shape)
 
 
 def mapped(array: npt.NDArray[_S]) -> npt.NDArray[_S]:
