@@ -117,8 +117,8 @@ class BandIndex:
         self._purged: list[int] = []
         self._width = 1  # keys per slot, for the purge trigger
 
-    def _stored(self, key: int) -> int:
-        return key & _SHORT_KEY if self._short_keys else key
+    def _stored(self, keys: Sequence[int]) -> Sequence[int]:
+        return [key & _SHORT_KEY for key in keys] if self._short_keys else keys
 
     def _stored_array(self, keys: Sequence[int] | Int64s) -> Keys:
         wide = np.asarray(keys, dtype=np.int64)
@@ -126,7 +126,7 @@ class BandIndex:
 
     def add(self, keys: Sequence[int], slot: int) -> None:
         tail = self._tail
-        for key in map(self._stored, keys):
+        for key in self._stored(keys):
             found = tail.get(key)
             if found is None:
                 tail[key] = [slot]
@@ -208,7 +208,7 @@ class BandIndex:
                 run.search(query, found)
         tail = self._tail
         if tail:
-            for key in map(self._stored, keys):
+            for key in self._stored(keys):
                 slots = tail.get(key)
                 if slots is not None:
                     found.update(slots)
