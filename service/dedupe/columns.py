@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import mmap
 import re
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +58,39 @@ class IdCodec:
         return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+_MAPPED_BYTES = 1 << 20
+_S = TypeVar("_S", bound=np.generic)
+
+
+def zeros(shape: tuple[int, ...], dtype: np.dtype[_S]) -> npt.NDArray[_S]:
+    """A zeroed array; from 1 MiB up, in an anonymous memory map of its own.
+
+    The kernel backs a map with pages as they are first written (a grown column's
+    unused tail costs no RAM) and takes it back as soon as the array is dropped.
+    From the C heap, a column replaced when its table grows stays in the process
+    (glibc keeps freed blocks below its mmap threshold, which rises to 32 MB): at a
+    million stories that was 124 MB of heap.
+    """
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes < _MAPPED_BYTES:
+        return np.zeros(shape, dtype=dtype)
+    # Private: plain process memory (a shared map would be shmem, and shared with a fork).
+    return np.frombuffer(mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE), dtype=dtype).reshape(shape)
+
+
+def mapped(array: npt.NDArray[_S]) -> npt.NDArray[_S]:
+    """`array`, moved to a memory map of its own if it is 1 MiB or more (see `zeros`).
+
+    For arrays kept for long (sorted runs, key maps): one left in the C heap above
+    the temporaries of the merge that built it keeps those from going back.
+    """
+    if array.nbytes < _MAPPED_BYTES:
+        return array
+    moved = zeros(array.shape, array.dtype)
+    moved[...] = array
+    return moved
+
+
 class Table:
     """Rows of named numpy columns, grown in place; freed rows are reused."""
 
@@ -64,9 +99,9 @@ class Table:
     ) -> None:
         self._dtypes = {name: np.dtype(dtype) for name, dtype in columns.items()}
         self.cols: dict[str, npt.NDArray[np.generic]] = {
-            name: np.zeros(capacity, dtype=dtype) for name, dtype in self._dtypes.items()
+            name: zeros((capacity,), dtype) for name, dtype in self._dtypes.items()
         }
-        self.live = np.zeros(capacity, dtype=np.bool_)
+        self.live = zeros((capacity,), np.dtype(np.bool_))
         self._free: list[int] = []
         self._end = 0  # rows [0, _end) have been used at least once
         self.count = 0
@@ -77,19 +112,19 @@ class Table:
 
     def _grow(self) -> None:
         capacity = self.live.shape[0]
-        # 1.5x keeps the unused tail small; np.empty leaves its pages untouched until written.
+        # 1.5x keeps the unused tail small; its pages are not touched until written.
         size = capacity + max(capacity // 2, 1024)
         for name, column in self.cols.items():
-            grown = np.empty((size, *column.shape[1:]), dtype=column.dtype)
+            grown = zeros((size, *column.shape[1:]), column.dtype)
             grown[:capacity] = column
             self.cols[name] = grown
-        live = np.zeros(size, dtype=np.bool_)
+        live = zeros((size,), np.dtype(np.bool_))
         live[:capacity] = self.live
         self.live = live
 
     def add_matrix(self, name: str, width: int, dtype: type[np.generic]) -> None:
         """A column of fixed-width rows (e.g. signatures), added once the width is known."""
-        self.cols[name] = np.zeros((self.live.shape[0], width), dtype=dtype)
+        self.cols[name] = zeros((self.live.shape[0], width), np.dtype(dtype))
 
     def allocate(self) -> int:
         if self._free:
@@ -183,7 +218,7 @@ class KeyMap:
         # A key re-added to its old row may leave a duplicate entry: harmless, and gone once the row is.
         keys, rows = keys[valid], rows[valid]
         order = np.argsort(keys, kind="stable")
-        self._keys, self._rows = keys[order], rows[order].astype(np.int32)
+        self._keys, self._rows = mapped(keys[order]), mapped(rows[order].astype(np.int32))
         self._tail.clear()
 
     @property
@@ -220,8 +255,8 @@ class OrderQueue:
         table = self._table
         rows = np.flatnonzero(table.live[: table.end])
         order = np.lexsort((table.cols["seq"][rows], table.cols["vc"][rows]))
-        self._rows = rows[order].astype(np.int32)
-        self._seqs = np.asarray(table.cols["seq"][self._rows], dtype=np.int64)
+        self._rows = mapped(rows[order].astype(np.int32))
+        self._seqs = mapped(np.asarray(table.cols["seq"][self._rows], dtype=np.int64))
         self._at = 0
         self._recent = []
 

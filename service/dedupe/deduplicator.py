@@ -24,7 +24,7 @@ from .decide import (
     timestamp,
 )
 from .facts import number_mask
-from .minhash import LshParams, Signature, band_keys, from_bytes, lsh_params, signature, to_bytes
+from .minhash import LshParams, Signature, band_keys, from_bytes, lsh_params, shares_band, signature, to_bytes
 from .store import DedupeStore, InProcessConflicts, StoryEntry, Write
 from .text import fingerprint_text
 
@@ -166,8 +166,11 @@ class Deduplicator:
                     # After its event record was evicted, a story must not match itself.
                     candidates = [c for c in found if c.event_id != article.event_id]
                     seen = frozenset(c.event_id for c in candidates)
+                    # The memory store's index may add a story sharing no band (a short-key
+                    # collision); dropping it keeps every backend comparing the same stories.
+                    sharing = [c for c in candidates if shares_band(sig, c.signature, self._params)]
                     outcome = decide_by_content(
-                        article, best_match(sig, candidates, self._settings.threshold, numbers)
+                        article, best_match(sig, sharing, self._settings.threshold, numbers)
                     )
                 else:
                     outcome = decide_by_content(article, None)

@@ -2,12 +2,15 @@
 
 A dict of sets (what datasketch's MinHashLSH keeps) costs a few hundred bytes
 per band entry in CPython; here a merged entry is 12 bytes (int64 key, int32
-slot) or 16 with 64-bit slots. Keys live in a few sorted runs (a directory
-search each per lookup) plus a small dict that takes inserts and is folded
-into the runs when it grows, so a lookup never scans the recent entries.
-Removed slots are filtered on read and dropped at the next merge;
-`take_purged` hands them back once no entry refers to them, so a caller may
-reuse them.
+slot) or 16 with 64-bit slots; 8 with `short_keys` (the low 32 bits of each
+key, int32 slot: the memory store). A short key can collide: the lookup then
+returns a story sharing none of the queried bands, which the decision drops
+(`minhash.shares_band`), so the stories compared are those of full keys.
+Keys live in a few sorted runs (a directory search each per lookup) plus a
+small dict that takes inserts and is folded into the runs when it grows, so a
+lookup never scans the recent entries. Removed slots are filtered on read and
+dropped at the next merge; `take_purged` hands them back once no entry refers
+to them, so a caller may reuse them.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from .columns import mapped
+
 Int64s = npt.NDArray[np.int64]
+Keys = npt.NDArray[np.int64] | npt.NDArray[np.uint32]
 Slots = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
 
+_SHORT_KEY = 0xFFFFFFFF
 _WINDOW = 16  # entries read per query from its bucket; longer buckets fall back to binary search
 _BUCKET_FILL = 4  # mean entries per directory bucket
 
@@ -36,22 +43,23 @@ class _Run:
 
     __slots__ = ("directory", "keys", "shift", "slots")
 
-    def __init__(self, keys: Int64s, slots: Slots) -> None:
-        self.keys = keys
-        self.slots = slots
+    def __init__(self, keys: Keys, slots: Slots) -> None:
+        self.keys = mapped(keys)
+        self.slots = mapped(slots)
         self.directory: npt.NDArray[np.int64] | None = None
-        self.shift = 63
+        key_bits = 32 if keys.dtype == np.uint32 else 63  # int64 band keys are 63-bit, non-negative
+        self.shift = key_bits
         size = keys.shape[0]
         if size >= _WINDOW and keys[0] >= 0:
             bits = max(1, int(np.ceil(np.log2(size / _BUCKET_FILL))))
-            self.shift = 63 - bits
+            self.shift = key_bits - bits
             bounds = np.arange((1 << bits) + 1, dtype=np.int64) << np.int64(self.shift)
-            bounds[-1] = np.iinfo(np.int64).max
-            directory = np.searchsorted(keys, bounds)
+            bounds[-1] = np.iinfo(keys.dtype).max
+            directory = np.searchsorted(keys, bounds.astype(keys.dtype))
             directory[-1] = size
-            self.directory = directory.astype(np.int32 if size < 2**31 else np.int64)
+            self.directory = mapped(directory.astype(np.int32 if size < 2**31 else np.int64))
 
-    def search(self, query: Int64s, found: set[int]) -> None:
+    def search(self, query: Keys, found: set[int]) -> None:
         keys = self.keys
         size = keys.shape[0]
         if not size:
@@ -60,7 +68,7 @@ class _Run:
         if directory is None or query.min() < 0:
             self._binary(query, found)
             return
-        bucket = query >> np.int64(self.shift)
+        bucket = query.astype(np.int64) >> np.int64(self.shift)
         lo = directory[bucket].astype(np.int64)
         hi = directory[bucket + 1].astype(np.int64)
         wide = hi - lo > _WINDOW
@@ -71,7 +79,7 @@ class _Run:
         if wide.any():
             self._binary(query[wide], found)
 
-    def _binary(self, query: Int64s, found: set[int]) -> None:
+    def _binary(self, query: Keys, found: set[int]) -> None:
         keys = self.keys
         size = keys.shape[0]
         left = np.searchsorted(keys, query)
@@ -89,8 +97,15 @@ class _Run:
 
 
 class BandIndex:
-    def __init__(self, merge_at: int = 1 << 16, *, slot_dtype: type[np.signedinteger] = np.int64) -> None:
+    def __init__(
+        self,
+        merge_at: int = 1 << 16,
+        *,
+        slot_dtype: type[np.signedinteger] = np.int64,
+        short_keys: bool = False,
+    ) -> None:
         self._slot_dtype = slot_dtype
+        self._short_keys = short_keys
         # Sorted runs, largest first, each at most a quarter of the one before:
         # folding new entries in rewrites only the small runs (each entry is
         # rewritten a few times in all), and a lookup searches a handful of runs.
@@ -102,9 +117,16 @@ class BandIndex:
         self._purged: list[int] = []
         self._width = 1  # keys per slot, for the purge trigger
 
+    def _stored(self, keys: Sequence[int]) -> Sequence[int]:
+        return [key & _SHORT_KEY for key in keys] if self._short_keys else keys
+
+    def _stored_array(self, keys: Sequence[int] | Int64s) -> Keys:
+        wide = np.asarray(keys, dtype=np.int64)
+        return (wide & _SHORT_KEY).astype(np.uint32) if self._short_keys else wide
+
     def add(self, keys: Sequence[int], slot: int) -> None:
         tail = self._tail
-        for key in keys:
+        for key in self._stored(keys):
             found = tail.get(key)
             if found is None:
                 tail[key] = [slot]
@@ -119,9 +141,9 @@ class BandIndex:
         """Bulk insert: `keys` is (stories, bands), `slots` (stories,); used to rebuild at open."""
         flat_slots = np.repeat(slots.astype(self._slot_dtype), keys.shape[1])
         self._width = max(1, keys.shape[1])
-        self._fold(keys.reshape(-1).astype(np.int64), flat_slots)
+        self._fold(self._stored_array(keys.reshape(-1)), flat_slots)
 
-    def _tail_arrays(self) -> tuple[Int64s, Slots]:
+    def _tail_arrays(self) -> tuple[Keys, Slots]:
         keys = np.empty(self._tail_len, dtype=np.int64)
         slots = np.empty(self._tail_len, dtype=self._slot_dtype)
         at = 0
@@ -132,15 +154,15 @@ class BandIndex:
             at = end
         self._tail.clear()
         self._tail_len = 0
-        return keys, slots
+        return self._stored_array(keys), slots
 
     @staticmethod
-    def _sorted(keys: Int64s, slots: Slots) -> _Run:
+    def _sorted(keys: Keys, slots: Slots) -> _Run:
         # Stable argsort is timsort: concatenated sorted runs merge in linear time.
         order = np.argsort(keys, kind="stable")
         return _Run(keys[order], slots[order])
 
-    def _fold(self, keys: Int64s, slots: Slots) -> None:
+    def _fold(self, keys: Keys, slots: Slots) -> None:
         """New entries become a run; runs that grew past a quarter of their predecessor merge into it."""
         runs = self._runs
         runs.append(self._sorted(keys, slots))
@@ -181,12 +203,12 @@ class BandIndex:
         """Slots sharing at least one key, ascending, each once."""
         found: set[int] = set()
         if self._runs:
-            query = np.asarray(keys, dtype=np.int64)
+            query = self._stored_array(keys)
             for run in self._runs:
                 run.search(query, found)
         tail = self._tail
         if tail:
-            for key in keys:
+            for key in self._stored(keys):
                 slots = tail.get(key)
                 if slots is not None:
                     found.update(slots)

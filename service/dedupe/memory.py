@@ -1,7 +1,8 @@
 """In-process state for `wire-ingest process` and tests; lost on exit.
 
 Rows live in numpy columns (`columns.Table`), not in per-story Python
-objects: IDs as two int64 halves, a signature as one row of a uint32 matrix,
+objects: IDs as two int64 halves, a signature as one row of a uint16 matrix
+(the low 16 bits of each value: all `minhash.estimated_jaccard` compares),
 the decision as small integer codes. Objects are built only for the rows a
 decision reads. Rows whose fields do not fit the columns (a non-numeric
 version, an outcome whose links differ from its match) keep their object in
@@ -26,6 +27,7 @@ from .decide import Candidate, Claim, ItemState, Outcome, RecordedEvent, Snapsho
 from .facts import MASK_BYTES
 from .housekeeping import Watermark
 from .index import BandIndex
+from .minhash import compared_values
 from .store import InProcessConflicts, StoryEntry, Write
 
 _T = TypeVar("_T")
@@ -102,7 +104,7 @@ class MemoryStore(InProcessConflicts):
         self._odd_items: dict[int, ItemState] = {}
         self._story_order = OrderQueue(self._stories)
         self._sig_width = 0
-        self._index = BandIndex(slot_dtype=np.int32)
+        self._index = BandIndex(slot_dtype=np.int32, short_keys=True)
         self._seq = 0  # insertion order of stories: the tie-break of eviction and of candidates
         self._max_stories = max_stories
         self._watermark = Watermark(window_seconds)
@@ -178,7 +180,7 @@ class MemoryStore(InProcessConflicts):
             Candidate(
                 decode(int(c["hi"][slot]), int(c["lo"][slot])),
                 decode(int(c["shi"][slot]), int(c["slo"][slot])),
-                c["sig"][slot].copy(),
+                c["sig"][slot].astype(np.uint32),  # high bits 0: never compared
                 c["num"][slot].tobytes(),
             )
             for slot in slots
@@ -295,14 +297,14 @@ class MemoryStore(InProcessConflicts):
     def _put_story(self, story: StoryEntry) -> int:
         if not self._sig_width:
             self._sig_width = story.signature.shape[0]
-            self._stories.add_matrix("sig", self._sig_width, np.uint32)
+            self._stories.add_matrix("sig", self._sig_width, np.uint16)
         slot = self._stories.allocate()
         c = self._stories.cols
         c["hi"][slot], c["lo"][slot] = self._ids.encode(story.event_id)
         c["shi"][slot], c["slo"][slot] = self._ids.encode(story.story_id)
         c["vc"][slot] = story.versioncreated
         c["seq"][slot] = self._seq
-        c["sig"][slot] = story.signature
+        c["sig"][slot] = compared_values(story.signature)
         c["num"][slot] = np.frombuffer(story.numbers.ljust(MASK_BYTES, b"\0")[:MASK_BYTES], dtype=np.uint64)
         self._story_order.push(story.versioncreated, self._seq, slot)
         self._seq += 1

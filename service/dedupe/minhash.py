@@ -3,7 +3,9 @@
 Signatures are datasketch MinHashes with the permutation scheme pinned, so a
 library upgrade cannot silently change the values stored in a state file.
 Only the `num_perm` uint32 values are kept (`num_perm * 4` bytes per story);
-the text never is.
+the text never is. Similarity compares the low `COMPARED_BITS` bits of each
+value (b-bit MinHash), so a store may keep just those (the memory store does:
+2 bytes a value); band keys use the whole values.
 """
 
 from __future__ import annotations
@@ -210,11 +212,28 @@ def from_bytes(data: bytes) -> Signature:
     return np.frombuffer(data, dtype="<u4").astype(np.uint32)
 
 
-def estimated_jaccard(a: Signature, b: Signature) -> float:
-    """Share of equal MinHash values: an unbiased estimate of the Jaccard similarity."""
+# b-bit MinHash (Li and König, 2010): two different values agree in their low 16 bits
+# with probability 2**-16, so a pair with Jaccard J gains 128 * (1 - J) / 65536 < 0.002
+# equal values on average (the estimate rises by under 0.00002). One accidental
+# agreement lifts a pair exactly one value below the threshold over it: that needs
+# one of its ~63 differing values to agree, p ~ 0.001, for pairs already one value away.
+# Every backend compares this way (SQLite and Redis keep storing 32-bit values), so a
+# decision never depends on the backend.
+COMPARED_BITS = 16
+_COMPARED_MASK = np.uint32((1 << COMPARED_BITS) - 1)
+
+
+def compared_values(sig: Signature) -> npt.NDArray[np.uint16]:
+    """The part of each value that `estimated_jaccard` reads: what a store must keep at least."""
+    return (sig & _COMPARED_MASK).astype(np.uint16)
+
+
+def estimated_jaccard(a: Signature | npt.NDArray[np.uint16], b: Signature | npt.NDArray[np.uint16]) -> float:
+    """Share of MinHash values equal in their low COMPARED_BITS bits: the Jaccard similarity, estimated."""
     if a.shape != b.shape:
         return 0.0
-    return float(np.count_nonzero(a == b)) / float(a.shape[0])
+    differing = (a ^ b) & _COMPARED_MASK
+    return float(np.count_nonzero(differing == 0)) / float(a.shape[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +317,20 @@ def _band_hashes(used: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         h ^= np.right_shift(h, _SHIFT_29, out=shifted)
     h >>= _SHIFT_1
     return h.view(np.int64)  # the top bit is clear: the same values as a conversion, without a copy
+
+
+def shares_band(a: Signature, b: Signature, params: LshParams) -> bool:
+    """Whether some band of `a` and `b` agrees in every compared value.
+
+    True of any two signatures with an equal band key (equal keys come from equal
+    values), so filtering candidates with it drops only what an index with short
+    keys finds by a key collision (`index.BandIndex`): every backend then
+    compares the same stories. A colliding story passes only if one of its bands
+    also agrees with the article's in 4 x 16 bits, p ~ 2**-64 per band.
+    """
+    used = params.bands * params.rows
+    agree = ((a[:used] ^ b[:used]) & _COMPARED_MASK) == 0
+    return bool(agree.reshape(params.bands, params.rows).all(axis=1).any())
 
 
 def is_empty(sig: Signature) -> bool:

@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from service.dedupe.columns import IdCodec, KeyMap, OrderQueue, Table
+from service.dedupe.columns import IdCodec, KeyMap, OrderQueue, Table, zeros
 
 
 def test_id_codec_gives_back_exactly_the_string_stored() -> None:
@@ -72,3 +72,18 @@ def test_order_queue_pops_like_a_heap_on_versioncreated_then_insertion() -> None
             assert oldest == (expected[1][0], expected[0])
             table.release([expected[0]])
             del alive[expected[0]]
+
+
+def test_a_table_grown_past_the_mapped_size_keeps_every_row() -> None:
+    """Columns move to memory maps of their own as they grow (from 1 MiB); rows and matrices survive."""
+    table = Table({"n": np.int64, "flag": np.uint8})
+    table.add_matrix("sig", 128, np.uint16)
+    rows = [table.allocate() for _ in range(20_000)]  # the sig matrix passes 1 MiB at 4,096 rows
+    for row in rows:
+        table.cols["n"][row] = row * 3
+        table.cols["sig"][row] = row % 65_536
+    assert table.cols["n"][: table.end].tolist() == [row * 3 for row in rows]
+    assert table.cols["sig"][rows[-1]].tolist() == [rows[-1] % 65_536] * 128
+    assert table.live[: table.end].all() and not table.live[table.end :].any()
+    big = zeros((1 << 18, 2), np.dtype(np.int32))
+    assert big.shape == (1 << 18, 2) and not big.any() and big.flags.writeable

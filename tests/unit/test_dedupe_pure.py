@@ -7,6 +7,7 @@ import zlib
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from datasketch import MinHash
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,9 +37,11 @@ from service.dedupe.minhash import (
     _word_hash_array,
     band_key_matrix,
     band_keys,
+    compared_values,
     estimated_jaccard,
     from_bytes,
     lsh_params,
+    shares_band,
     shingle_hashes,
     shingles,
     signature,
@@ -154,6 +157,18 @@ def test_estimated_jaccard_separates_reprint_from_other_meeting() -> None:
     assert estimated_jaccard(original, other) < 0.25
 
 
+def test_similarity_reads_the_low_16_bits_so_a_store_may_keep_only_those() -> None:
+    """A store with the low halves (memory) and one with whole values (SQLite, Redis) score alike."""
+    original = signature(XI_ALIYEV, shingle_size=3, num_perm=128)
+    reprint = signature(XI_ALIYEV_REPRINT, shingle_size=3, num_perm=128)
+    assert original is not None and reprint is not None
+    assert compared_values(reprint).dtype == np.uint16
+    assert estimated_jaccard(original, compared_values(reprint)) == estimated_jaccard(original, reprint)
+    # Values that differ only above bit 16 count as equal; one differing below does not.
+    assert estimated_jaccard(original, original ^ np.uint32(0xFFFF0000)) == 1.0
+    assert estimated_jaccard(original, original ^ np.uint32(1)) == 0.0
+
+
 def test_lsh_params_fit_in_the_signature() -> None:
     """Bands x rows never use more values than the signature has and give at least one band."""
     for threshold in (0.3, 0.5, 0.7, 0.9):
@@ -177,9 +192,10 @@ def test_band_keys_match_between_single_and_bulk_computation() -> None:
     assert len(set(bulk[0].tolist()) & set(bulk[1].tolist())) < params.bands
 
 
-def test_band_index_finds_by_any_shared_key_across_merges_and_removals() -> None:
+@pytest.mark.parametrize("short_keys", [False, True])
+def test_band_index_finds_by_any_shared_key_across_merges_and_removals(short_keys: bool) -> None:
     """Lookups see the sorted part and the tail, each slot once, and never a removed slot."""
-    index = BandIndex(merge_at=4)
+    index = BandIndex(merge_at=4, short_keys=short_keys)
     index.add([1, 2, 3], 10)
     index.add([3, 4, 5], 11)  # crosses merge_at: merged into the sorted part
     index.add([5, 6], 12)  # stays in the tail
@@ -192,6 +208,41 @@ def test_band_index_finds_by_any_shared_key_across_merges_and_removals() -> None
     assert index.lookup([4]) == []
     index.add_many(np.array([[7, 8]], dtype=np.int64), np.array([13], dtype=np.int64))
     assert index.lookup([8, 1]) == [10, 13]
+
+
+@pytest.mark.parametrize("entries", [3, 5000])  # the tail / a run with its directory
+def test_short_keys_find_every_shared_key_and_collide_only_in_the_low_32_bits(entries: int) -> None:
+    """A short-key index finds what the full-key one finds, plus stories whose key differs above bit 32."""
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 2**63, size=(entries, 2), dtype=np.int64)
+    full, short = BandIndex(merge_at=1 << 20), BandIndex(merge_at=1 << 20, short_keys=True)
+    for index in (full, short):
+        if entries > 100:
+            index.add_many(keys, np.arange(entries, dtype=np.int64))
+        else:
+            for slot, row in enumerate(keys.tolist()):
+                index.add(row, slot)
+    for slot in (0, entries - 1):
+        query = [int(keys[slot, 1])]
+        assert full.lookup(query) == short.lookup(query) == [slot]
+        colliding = [int(keys[slot, 1]) ^ (1 << 40)]
+        assert full.lookup(colliding) == []
+        assert short.lookup(colliding) == [slot]
+
+
+def test_shares_band_is_true_exactly_for_signatures_with_an_equal_band_key() -> None:
+    """The candidate filter keeps every story an index with full keys would find, and no other."""
+    params = lsh_params(0.51, 128)
+    rng = np.random.default_rng(9)
+    base = rng.integers(0, 2**32, size=128, dtype=np.uint32)
+    for changed_bands in (0, 1, params.bands - 1, params.bands):
+        other = base.copy()
+        for band in rng.choice(params.bands, size=changed_bands, replace=False):
+            other[band * params.rows] ^= np.uint32(1)  # one value per band, below bit 16
+        shared = set(band_keys(base, params)) & set(band_keys(other, params))
+        assert shares_band(base, other, params) == bool(shared)
+    # Bits above the compared ones change the keys but not the comparison.
+    assert shares_band(base, base ^ np.uint32(1 << 20), params)
 
 
 def test_same_record_gets_its_recorded_decision_back() -> None:

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from service.dedupe import Deduplicator, MemoryStore, SqliteStore
-from service.dedupe.decide import Candidate, Snapshot
+from service.dedupe.decide import Candidate, Claim, Outcome, RecordedEvent, Snapshot
 from service.dedupe.deduplicator import fingerprint
 from service.dedupe.minhash import band_keys, lsh_params
 from service.dedupe.samples import (
@@ -26,7 +27,7 @@ from service.dedupe.samples import (
     XI_PUTIN,
     XI_PUTIN_HEADLINE,
 )
-from service.dedupe.store import DedupeStore, Write
+from service.dedupe.store import DedupeStore, StoryEntry, Write
 from service.dedupe.testing import BASE_TIME, make_article
 from service.errors import StoreUnavailableError
 from service.models import CanonicalArticle, PubStatus, Relation
@@ -290,6 +291,38 @@ async def test_memory_and_sqlite_decide_a_mixed_stream_alike(tmp_path: Path) -> 
     assert outputs[0] == outputs[1]
     relations = {o.split('"relation":"')[1].split('"')[0] for o in outputs[0]}
     assert {"new", "near_duplicate", "update", "stale", "kill"} <= relations
+
+
+async def test_a_short_key_collision_in_the_memory_index_changes_no_decision(tmp_path: Path) -> None:
+    """A stored story whose band keys equal the article's in their low 32 bits only (the memory
+    index finds it, SQLite's does not) and that would match on its signature is not compared."""
+    settings = DedupeSettings(sqlite_path=tmp_path / "collide.sqlite3")
+    article = aliyev()
+    known = fingerprint(article, settings)
+    assert known.signature is not None
+    params = lsh_params(settings.threshold, settings.num_perm)
+    near = known.signature.copy()
+    near[:: params.rows] ^= np.uint32(1)  # one value per band differs: no band agrees, J ~ 0.75
+    stored = Write(
+        event=RecordedEvent("e-stored", Claim("wire.raw", 0, 1, 0), Outcome(Relation.NEW, "s-stored"), 0.0),
+        item_key="other-item",
+        expected_item_event=None,
+        item=None,
+        story=StoryEntry("e-stored", "s-stored", near, tuple(k ^ (1 << 40) for k in known.band_keys), 0.0),
+    )
+    memory = MemoryStore(window_seconds=1e12, max_stories=10)
+    sqlite = SqliteStore.open(settings)
+    memory.bulk_insert([stored])
+    sqlite.bulk_insert([stored])
+    assert [c.event_id for c in memory.candidates_now(known.band_keys)] == ["e-stored"]
+    assert sqlite.candidates_now(known.band_keys) == []
+    decided = []
+    for store in (memory, sqlite):
+        dedupe = Deduplicator(store, settings)
+        decided.append(await dedupe.decide(article))
+        await dedupe.close()
+    assert decided[0] == decided[1]
+    assert decided[0].dedupe.relation is Relation.NEW
 
 
 async def test_decisions_taken_ahead_for_a_round_equal_those_taken_one_by_one(tmp_path: Path) -> None:
