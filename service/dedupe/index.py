@@ -16,6 +16,7 @@ to them, so a caller may reuse them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -110,7 +111,11 @@ class BandIndex:
         # folding new entries in rewrites only the small runs (each entry is
         # rewritten a few times in all), and a lookup searches a handful of runs.
         self._runs: list[_Run] = []
-        self._tail: dict[int, list[int]] = {}
+        # Recent entries: key -> its first slot, and the rare further slots of a key apart, so an
+        # insert is two C-level dict calls and no list per key (32 lists a story, which the
+        # garbage collector then walked, made inserts cost ~70 µs a story).
+        self._tail: dict[int, int] = {}
+        self._tail_more: dict[int, list[int]] = {}
         self._tail_len = 0
         self._merge_at = merge_at
         self._dead: set[int] = set()
@@ -126,13 +131,16 @@ class BandIndex:
 
     def add(self, keys: Sequence[int], slot: int) -> None:
         tail = self._tail
-        for key in self._stored(keys):
-            found = tail.get(key)
-            if found is None:
-                tail[key] = [slot]
-            else:
-                found.append(slot)
-        self._tail_len += len(keys)
+        stored = self._stored(keys)
+        taken = tail.keys() & stored  # keys another story entered since the last merge: rare
+        before = len(tail)
+        if taken:
+            for key in taken:
+                self._tail_more.setdefault(key, []).append(slot)
+            tail.update((key, slot) for key in stored if key not in taken)
+        else:
+            tail.update(zip(stored, repeat(slot)))
+        self._tail_len += len(tail) - before + len(taken)
         self._width = max(1, len(keys))
         if self._tail_len >= self._merge_at:
             self._fold(*self._tail_arrays())
@@ -144,15 +152,23 @@ class BandIndex:
         self._fold(self._stored_array(keys.reshape(-1)), flat_slots)
 
     def _tail_arrays(self) -> tuple[Keys, Slots]:
-        keys = np.empty(self._tail_len, dtype=np.int64)
-        slots = np.empty(self._tail_len, dtype=self._slot_dtype)
-        at = 0
-        for key, found in self._tail.items():
-            end = at + len(found)
-            keys[at:end] = key
-            slots[at:end] = found
-            at = end
-        self._tail.clear()
+        tail, more = self._tail, self._tail_more
+        lengths = np.fromiter(map(len, more.values()), dtype=np.int64, count=len(more))
+        extra = int(lengths.sum())
+        keys = np.concatenate(
+            [
+                np.fromiter(tail.keys(), dtype=np.int64, count=len(tail)),
+                np.repeat(np.fromiter(more.keys(), dtype=np.int64, count=len(more)), lengths),
+            ]
+        )
+        slots = np.concatenate(
+            [
+                np.fromiter(tail.values(), dtype=self._slot_dtype, count=len(tail)),
+                np.fromiter(chain.from_iterable(more.values()), dtype=self._slot_dtype, count=extra),
+            ]
+        )
+        tail.clear()
+        more.clear()
         self._tail_len = 0
         return self._stored_array(keys), slots
 
@@ -208,15 +224,17 @@ class BandIndex:
                 run.search(query, found)
         tail = self._tail
         if tail:
+            more = self._tail_more
             for key in self._stored(keys):
-                slots = tail.get(key)
-                if slots is not None:
-                    found.update(slots)
+                slot = tail.get(key)
+                if slot is not None:
+                    found.add(slot)
+                    found.update(more.get(key, ()))
         if self._dead:
             found -= self._dead
         return sorted(found)
 
     @property
     def nbytes(self) -> int:
-        # A dict entry, its int key and its list cost about 150 bytes per tail key.
-        return sum(run.nbytes for run in self._runs) + 150 * len(self._tail)
+        # A dict entry with its int key and value costs about 100 bytes per tail key.
+        return sum(run.nbytes for run in self._runs) + 100 * self._tail_len

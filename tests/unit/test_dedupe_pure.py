@@ -210,6 +210,29 @@ def test_band_index_finds_by_any_shared_key_across_merges_and_removals(short_key
     assert index.lookup([8, 1]) == [10, 13]
 
 
+@pytest.mark.parametrize(("merge_at", "short_keys"), [(64, False), (64, True), (1 << 20, False)])
+def test_band_index_answers_like_a_dict_of_sets(merge_at: int, short_keys: bool) -> None:
+    """Random stories drawing keys from a small pool (so many share a key, some a key twice), with
+    removals: every lookup equals a plain dict-of-sets model, in the tail, in runs and across merges."""
+    rng = np.random.default_rng(11)
+    pool = rng.integers(0, 2**63, size=300, dtype=np.int64).tolist()
+    index = BandIndex(merge_at=merge_at, short_keys=short_keys)
+    model: dict[int, set[int]] = {}
+    removed: set[int] = set()
+    for slot in range(400):
+        keys = [pool[i] for i in rng.integers(0, len(pool), size=6)]
+        index.add(keys, slot)
+        for key in keys:
+            model.setdefault(key, set()).add(slot)
+        if slot % 37 == 36:
+            gone = {int(s) for s in rng.integers(0, slot, size=5)}
+            index.remove(gone)
+            removed |= gone
+        query = [pool[i] for i in rng.integers(0, len(pool), size=4)]
+        expected = sorted(set().union(*(model.get(key, set()) for key in query)) - removed)
+        assert index.lookup(query) == expected
+
+
 @pytest.mark.parametrize("entries", [3, 5000])  # the tail / a run with its directory
 def test_short_keys_find_every_shared_key_and_collide_only_in_the_low_32_bits(entries: int) -> None:
     """A short-key index finds what the full-key one finds, plus stories whose key differs above bit 32."""
