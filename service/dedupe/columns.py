@@ -11,6 +11,7 @@ import hashlib
 import heapq
 import mmap
 import re
+import struct
 from typing import TypeVar
 
 import numpy as np
@@ -22,6 +23,7 @@ Int64s = npt.NDArray[np.int64]
 _MASK = (1 << 64) - 1
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SIGN = 1 << 63
+_HALVES = struct.Struct(">qq")
 
 
 def _signed(value: int) -> int:
@@ -42,8 +44,10 @@ class IdCodec:
     def encode(self, value: str, *, remember: bool = True) -> Code:
         """The code of `value`; `remember=False` for look-ups, so unknown text IDs are not kept."""
         if _CANONICAL_UUID.fullmatch(value):
-            number = int(value.replace("-", ""), 16)
-            return (_signed(number >> 64), _signed(number & _MASK))
+            # The 16 bytes read as two big-endian signed halves in one C call: a decision
+            # encodes about ten IDs, and shifting Python ints cost twice as much.
+            halves: Code = _HALVES.unpack(bytes.fromhex(value.replace("-", "")))
+            return halves
         number = int.from_bytes(hashlib.blake2b(value.encode(), digest_size=16).digest(), "big")
         code = (_signed(number >> 64), _signed(number & _MASK))
         if remember:
