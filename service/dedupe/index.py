@@ -31,6 +31,9 @@ Slots = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 _SHORT_KEY = 0xFFFFFFFF
 _WINDOW = 16  # entries read per query from its bucket; longer buckets fall back to binary search
 _BUCKET_FILL = 4  # mean entries per directory bucket
+_OFFSETS = np.arange(_WINDOW, dtype=np.int64)
+_min = np.minimum.reduce
+_any = np.logical_or.reduce
 
 
 class _Run:
@@ -66,18 +69,20 @@ class _Run:
         if not size:
             return
         directory = self.directory
-        if directory is None or query.min() < 0:
+        # ufuncs called directly: ndarray.min()/any() go through a Python wrapper each, and a
+        # query is only a few dozen keys, so those calls are most of a search's cost.
+        if directory is None or _min(query) < 0:
             self._binary(query, found)
             return
         bucket = query.astype(np.int64) >> np.int64(self.shift)
         lo = directory[bucket].astype(np.int64)
         hi = directory[bucket + 1].astype(np.int64)
         wide = hi - lo > _WINDOW
-        at = lo[:, None] + np.arange(_WINDOW, dtype=np.int64)
+        at = lo[:, None] + _OFFSETS
         match = (at < hi[:, None]) & (keys[np.minimum(at, size - 1)] == query[:, None])
-        if match.any():
+        if _any(match, axis=None):
             found.update(self.slots[at[match]].tolist())
-        if wide.any():
+        if _any(wide):
             self._binary(query[wide], found)
 
     def _binary(self, query: Keys, found: set[int]) -> None:
@@ -224,12 +229,15 @@ class BandIndex:
                 run.search(query, found)
         tail = self._tail
         if tail:
-            more = self._tail_more
-            for key in self._stored(keys):
-                slot = tail.get(key)
-                if slot is not None:
-                    found.add(slot)
-                    found.update(more.get(key, ()))
+            stored = self._stored(keys)
+            hits = [slot for slot in map(tail.get, stored) if slot is not None]
+            if hits:
+                found.update(hits)
+                more = self._tail_more
+                for key in stored if more else ():
+                    extra = more.get(key)
+                    if extra is not None:
+                        found.update(extra)
         if self._dead:
             found -= self._dead
         return sorted(found)
