@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import ReasonCode, RecordError
@@ -60,6 +61,24 @@ class _RefusedError(Exception):
     """Some messages were refused for good; their records now carry dead letters instead."""
 
 
+class LastKeyPartitioner:
+    """aiokafka's default partitioning (murmur2 of the key, as the Java client does), with the last
+    key's hash remembered: an item's events share its key, and murmur2 is pure Python (~12 µs)."""
+
+    def __init__(self) -> None:
+        self._default = DefaultPartitioner()  # for messages without a key: a random partition
+        self._key: bytes | None = None
+        self._hash = 0
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            chosen: int = self._default(key, all_partitions, available)
+            return chosen
+        if key != self._key:
+            self._key, self._hash = key, murmur2(key) & 0x7FFFFFFF
+        return all_partitions[self._hash % len(all_partitions)]
+
+
 def make_producer(settings: Settings, *, transactional: bool = False) -> AIOKafkaProducer:
     kafka = settings.kafka
     return AIOKafkaProducer(
@@ -71,6 +90,7 @@ def make_producer(settings: Settings, *, transactional: bool = False) -> AIOKafk
         compression_type=kafka.compression_type,
         max_request_size=kafka.max_request_size,
         max_batch_size=kafka.max_batch_bytes,
+        partitioner=LastKeyPartitioner(),
     )
 
 

@@ -8,10 +8,11 @@ import socket
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
 import service.delivery
-from service.delivery import Delivery
+from service.delivery import Delivery, LastKeyPartitioner
 from service.observability import Health, Metrics
 from service.retry import Backoff
 from service.settings import Settings
@@ -74,3 +75,16 @@ def test_max_message_bytes_cannot_exceed_the_producer_request_size() -> None:
     """A message budget the producer could never send is refused at start-up."""
     with pytest.raises(ValueError, match="max_message_bytes"):
         Settings.model_validate({"pipeline": {"max_message_bytes": 8_000_000}})
+
+
+def test_last_key_partitioner_partitions_as_aiokafka_does() -> None:
+    """Remembering the last key's hash changes no partition: random keys, repeated keys and
+    several partition counts give what aiokafka's default partitioner gives."""
+    rng = random.Random(5)
+    ours, theirs = LastKeyPartitioner(), DefaultPartitioner()
+    keys = [rng.randbytes(rng.randint(0, 40)) for _ in range(300)]
+    for key in [twice for once in keys for twice in (once, once)] + keys[::-1]:
+        for count in (1, 3, 12):
+            partitions = list(range(count))
+            assert ours(key, partitions, partitions) == theirs(key, partitions, partitions)
+    assert ours(None, [0, 1, 2], [2]) == 2  # no key: one of the available partitions
