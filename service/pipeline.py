@@ -106,32 +106,7 @@ class Pipeline:
             done: asyncio.Future[Prepared] = loop.create_future()
             done.set_result(self._prepare_here(value, record))
             return done
-        workers = self.workers
-        prepared: asyncio.Future[Prepared] = loop.create_future()
-
-        def settle(answer: asyncio.Future[Prepared], *, retried: bool) -> None:
-            if prepared.done():  # abandoned
-                return
-            error = answer.exception()
-            if error is None:
-                prepared.set_result(answer.result())
-            elif not isinstance(error, WorkerLostError):
-                prepared.set_exception(error)  # the pool could not start
-            elif error.timed_out:
-                prepared.set_result(Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(error), "worker"))
-            elif retried:
-                prepared.set_result(Prepared.failed(ReasonCode.WORKER_CRASHED, str(error), "worker"))
-            else:
-                # A worker can die of something else than its record (the kernel's OOM killer
-                # picking it, an operator's kill): one more try on a fresh worker tells the two apart.
-                again = workers.submit(kind, value, record)
-                again.add_done_callback(lambda answer: settle(answer, retried=True))
-                prepared.add_done_callback(lambda done: again.cancel() if done.cancelled() else None)
-
-        first = workers.submit(kind, value, record)
-        first.add_done_callback(lambda answer: settle(answer, retried=False))
-        prepared.add_done_callback(lambda done: first.cancel() if done.cancelled() else None)
-        return prepared
+        return _InWorkers(self.workers, kind, value, record).prepared
 
     async def prepare(self, value: bytes, record: RecordMeta) -> Prepared:
         """`submit`, awaited."""
@@ -272,6 +247,46 @@ class Pipeline:
     def process_canonical(self, value: bytes, record: RecordMeta) -> RecordResult:
         """The enrich-only stage in process: a canonical event -> enriched event or dead letter."""
         return self._finish_enriched(self.preparer.prepare_canonical(value, record), value, record)
+
+
+class _InWorkers:
+    """One record's trips to the worker pool: the first, and one more if its worker crashed.
+
+    A worker can die of something else than its record (the kernel's OOM killer picking it, an
+    operator's kill): a second try on a fresh worker tells the two apart. Callbacks are bound
+    methods, not closures: a closure calling itself is a reference cycle, which kept every
+    record's data (its future, article, fingerprint) alive until a full garbage collection.
+    """
+
+    def __init__(self, workers: PreparerPool, kind: str, value: bytes, record: RecordMeta) -> None:
+        self.prepared: asyncio.Future[Prepared] = asyncio.get_running_loop().create_future()
+        self._workers, self._kind, self._value, self._record = workers, kind, value, record
+        self._retried = False
+        self._attempt = workers.submit(kind, value, record)
+        self._attempt.add_done_callback(self._settle)
+        self.prepared.add_done_callback(self._abandoned)
+
+    def _abandoned(self, prepared: asyncio.Future[Prepared]) -> None:
+        if prepared.cancelled():
+            self._attempt.cancel()
+
+    def _settle(self, answer: asyncio.Future[Prepared]) -> None:
+        prepared = self.prepared
+        if prepared.done():  # abandoned
+            return
+        error = answer.exception()
+        if error is None:
+            prepared.set_result(answer.result())
+        elif not isinstance(error, WorkerLostError):
+            prepared.set_exception(error)  # the pool could not start
+        elif error.timed_out:
+            prepared.set_result(Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(error), "worker"))
+        elif self._retried:
+            prepared.set_result(Prepared.failed(ReasonCode.WORKER_CRASHED, str(error), "worker"))
+        else:
+            self._retried = True
+            self._attempt = self._workers.submit(self._kind, self._value, self._record)
+            self._attempt.add_done_callback(self._settle)
 
 
 def _failure_order(failure: Failure) -> tuple[int, int]:

@@ -8,9 +8,11 @@ budget of one), never racing the clock.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import signal
+from collections import Counter
 
 import orjson
 import pytest
@@ -290,5 +292,30 @@ async def test_what_a_worker_prepares_reaches_the_shell_unchanged() -> None:
             assert [(f.error.reason, f.stage) for f in got.failures] == [
                 (f.error.reason, f.stage) for f in expected.failures
             ]
+    finally:
+        await pool.close()
+
+
+async def test_a_record_prepared_in_a_worker_leaves_no_reference_cycle() -> None:
+    """Once a record is prepared and dropped, reference counting frees its data: nothing of it
+    waits for the cycle collector, whose full passes stall the loop for tens of milliseconds
+    (a closure that called itself kept every record's future, article and fingerprint in a cycle)."""
+    pool, pipeline, _ = await _one_worker_pipeline()
+    try:
+        await asyncio.gather(*(pipeline.submit(SMALL, META) for _ in range(3)))  # warm
+        gc.collect()
+        gc.disable()
+        try:
+            prepared = await asyncio.gather(*(pipeline.submit(SMALL, META) for _ in range(20)))
+            assert all(len(p.items) == 1 for p in prepared)
+            del prepared
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            leftovers = Counter(type(o).__name__ for o in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert not leftovers, f"cyclic garbage left by 20 records: {leftovers.most_common(8)}"
     finally:
         await pool.close()
