@@ -242,6 +242,18 @@ def warm_up(preparer: Preparer) -> None:
             preparer.prepare_raw(sample.read_bytes(), record)
 
 
+def _without_tracebacks(error: RecordError) -> RecordError:
+    """The error without the tracebacks of its chain: their frames hold the Prepared that holds
+    the error, a cycle that kept each failed record's parse data until a full collection."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return error
+
+
 def _failure(error: Exception, stage: DeadLetterStage, record: RecordMeta, item_index: int | None) -> Failure:
     """A permanent failure with its reason code; unforeseen exceptions are logged as bugs."""
     if isinstance(error, RecordError) and _OUT_OF_MEMORY.search(error.message):
@@ -254,7 +266,7 @@ def _failure(error: Exception, stage: DeadLetterStage, record: RecordMeta, item_
     if isinstance(error, RecordError):
         if error.item_index is None:
             error.item_index = item_index
-        return Failure(error, stage)
+        return Failure(_without_tracebacks(error), stage)
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         location = ".".join(str(part) for part in first.get("loc", ()))

@@ -319,3 +319,25 @@ async def test_a_record_prepared_in_a_worker_leaves_no_reference_cycle() -> None
         assert not leftovers, f"cyclic garbage left by 20 records: {leftovers.most_common(8)}"
     finally:
         await pool.close()
+
+
+def test_a_failed_record_leaves_no_reference_cycle() -> None:
+    """A record that fails (here a truncated NewsML-G2 item) keeps its error without the
+    traceback, whose frames would hold the Prepared that holds the error: a cycle per failure."""
+    settings = _settings(workers=0)
+    preparer = Preparer(settings, None)
+    malformed = (SAMPLES / "11_malformed_truncated.newsml_g2.xml").read_bytes()
+    gc.collect()
+    gc.disable()
+    try:
+        prepared = [preparer.prepare_raw(malformed, META) for _ in range(10)]
+        assert all(p.failures and not p.items for p in prepared)
+        del prepared
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        leftovers = Counter(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert not leftovers, f"cyclic garbage left by 10 failed records: {leftovers.most_common(8)}"
