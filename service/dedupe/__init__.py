@@ -8,13 +8,16 @@ links and the reason for the decision, and records that decision.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
 
 from ..settings import DedupeBackend, DedupeSettings
 from .deduplicator import Deduplicator
 from .memory import MemoryStore
-from .redis_store import RedisStore
 from .sqlite import SqliteStore
 from .store import DedupeStore
+
+if TYPE_CHECKING:
+    from .redis_store import RedisStore
 
 _DAY = 86_400.0
 
@@ -26,12 +29,25 @@ async def open_store(settings: DedupeSettings) -> DedupeStore:
     if settings.backend is DedupeBackend.SQLITE:
         # Loading the band index of a large file takes seconds: not on the event loop.
         return await asyncio.to_thread(SqliteStore.open, settings)
+    # Imported only for this backend: redis (and the OpenTelemetry SDK it pulls in) took ~0.1 s
+    # of every start-up, on the path to joining the consumer group and to starting the workers.
+    from .redis_store import RedisStore  # noqa: PLC0415
+
     return await RedisStore.open(settings)
 
 
 async def open_deduplicator(settings: DedupeSettings) -> Deduplicator:
     """A deduplicator on the backend the settings name, with its state loaded."""
     return Deduplicator(await open_store(settings), settings)
+
+
+def __getattr__(name: str) -> Any:
+    """`RedisStore`, imported when first asked for (see `open_store`)."""
+    if name == "RedisStore":
+        from .redis_store import RedisStore  # noqa: PLC0415
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -22,24 +22,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-
-from redis.exceptions import (
-    AskError,
-    ClusterCrossSlotError,
-    ClusterDownError,
-    ConnectionError,
-    InvalidResponse,
-    NoPermissionError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TimeoutError,
-    TryAgainError,
-)
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ..errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from redis.exceptions import RedisError, ResponseError
 
 # Error codes Redis sends for a state of the server, not of the command (redis-py maps some
 # of them to classes, the rest arrive as a plain ResponseError whose text starts with the code).
@@ -50,18 +39,42 @@ _REDIS_OUTAGE_CODES = frozenset(
         "UNBLOCKED", "NOMASTERLINK",
     }
 )  # fmt: skip
-_REDIS_OUTAGE_CLASSES = (
-    ConnectionError,  # also AuthenticationError, AuthorizationError, BusyLoadingError, MaxConnectionsError
-    TimeoutError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    NoPermissionError,
-    NoScriptError,
-    TryAgainError,
-    ClusterDownError,  # also MasterDownError
-    AskError,  # also MovedError: a cluster endpoint where one server was configured
-    ClusterCrossSlotError,
-)
+
+
+@cache
+def _redis_outage_classes() -> tuple[type[Exception], ...]:
+    """redis-py's exception classes for outages, imported on first use: importing redis (and the
+    OpenTelemetry SDK it pulls in) took ~0.1 s of every start-up, also with the SQLite or memory
+    store, whose errors come through this module too."""
+    from redis.exceptions import (  # noqa: PLC0415
+        AskError,
+        ClusterCrossSlotError,
+        ClusterDownError,
+        ConnectionError,
+        NoPermissionError,
+        NoScriptError,
+        OutOfMemoryError,
+        ReadOnlyError,
+        TimeoutError,
+        TryAgainError,
+    )
+
+    return (
+        # ConnectionError also stands for AuthenticationError, AuthorizationError, BusyLoadingError
+        # and MaxConnectionsError (their base class).
+        ConnectionError,
+        TimeoutError,
+        OutOfMemoryError,
+        ReadOnlyError,
+        NoPermissionError,
+        NoScriptError,
+        TryAgainError,
+        ClusterDownError,  # also MasterDownError
+        AskError,  # also MovedError: a cluster endpoint where one server was configured
+        ClusterCrossSlotError,
+    )
+
+
 # A code quoted inside another message: Redis before 7 wraps an error raised in a script as
 # "ERR Error running script ...: -OOM ...", redis-py a failed pipeline command as
 # "Command # 1 (GET k) of pipeline caused error: ('BUSY ...',)".
@@ -92,7 +105,9 @@ def redis_code(error: ResponseError) -> str:
 
 
 def is_redis_outage(error: RedisError) -> bool:
-    if isinstance(error, _REDIS_OUTAGE_CLASSES):
+    from redis.exceptions import InvalidResponse, ResponseError  # noqa: PLC0415 - see _redis_outage_classes
+
+    if isinstance(error, _redis_outage_classes()):
         return True
     if not isinstance(error, ResponseError):
         return isinstance(error, InvalidResponse)  # a garbled reply; DataError and the like are ours

@@ -8,6 +8,8 @@ the common ones on a real server and a real SQLite file.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from redis._parsers.base import BaseParser
@@ -111,3 +113,11 @@ def _sqlite_error(kind: type[sqlite3.Error], code: int, text: str) -> sqlite3.Er
 def test_sqlite_errors(error: sqlite3.Error, outage: bool) -> None:
     """Busy, locked, I/O, full, read-only and corrupt files are outages; SQL and misuse are bugs."""
     assert isinstance(from_sqlite(error), StoreUnavailableError) is outage
+
+
+def test_the_service_starts_without_importing_redis() -> None:
+    """redis (and the OpenTelemetry SDK it pulls in) is imported only by the Redis store, so a
+    service on SQLite or memory does not pay for it on its way to joining its group."""
+    code = "import sys, service.app; print([m for m in ('redis', 'opentelemetry.sdk') if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

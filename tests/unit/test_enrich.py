@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, date, datetime
 
 import pytest
 
 from service.enrich import Enricher, load_enricher
-from service.enrich.enricher import ENRICHER_FIELDS
+from service.enrich.enricher import ENRICHER_FIELDS, _collector_paused
 from service.enrich.matcher import _ASCII_NORMALIZE, Case, Entry, Matcher, _normalize
 from service.models import (
     CanonicalArticle,
@@ -313,3 +314,21 @@ def test_ascii_text_is_matched_as_bytes_exactly_as_str() -> None:
     for text in ("New-York, US; new york us", "New\u00a0York, US; new york us"):  # the second is not ASCII
         hits = [(h.start, h.end, h.text) for h in matcher.scan(text)]
         assert hits == [(0, 8, text[:8]), (10, 12, "US")]
+
+
+def test_collector_paused_while_loading_and_restored_after() -> None:
+    """The enricher loads with the cycle collector off; the caller's setting comes back, also on error."""
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _collector_paused():
+        raise RuntimeError("a load that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
