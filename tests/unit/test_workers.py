@@ -8,11 +8,13 @@ budget of one), never racing the clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import random
 import signal
 from collections import Counter
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -296,6 +298,24 @@ async def test_what_a_worker_prepares_reaches_the_shell_unchanged() -> None:
         await pool.close()
 
 
+@contextlib.contextmanager
+def _cyclic_garbage() -> Iterator[Counter[str]]:
+    """The collector is off inside the block; on leaving it, the counter holds the types of the
+    objects the block left in reference cycles (what only the cycle collector would free)."""
+    found: Counter[str] = Counter()
+    gc.collect()
+    gc.disable()
+    try:
+        yield found
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        found.update(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
 async def test_a_record_prepared_in_a_worker_leaves_no_reference_cycle() -> None:
     """Once a record is prepared and dropped, reference counting frees its data: nothing of it
     waits for the cycle collector, whose full passes stall the loop for tens of milliseconds
@@ -303,19 +323,10 @@ async def test_a_record_prepared_in_a_worker_leaves_no_reference_cycle() -> None
     pool, pipeline, _ = await _one_worker_pipeline()
     try:
         await asyncio.gather(*(pipeline.submit(SMALL, META) for _ in range(3)))  # warm
-        gc.collect()
-        gc.disable()
-        try:
+        with _cyclic_garbage() as leftovers:
             prepared = await asyncio.gather(*(pipeline.submit(SMALL, META) for _ in range(20)))
             assert all(len(p.items) == 1 for p in prepared)
             del prepared
-            gc.set_debug(gc.DEBUG_SAVEALL)
-            gc.collect()
-            leftovers = Counter(type(o).__name__ for o in gc.garbage)
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-            gc.enable()
         assert not leftovers, f"cyclic garbage left by 20 records: {leftovers.most_common(8)}"
     finally:
         await pool.close()
@@ -327,17 +338,8 @@ def test_a_failed_record_leaves_no_reference_cycle() -> None:
     settings = _settings(workers=0)
     preparer = Preparer(settings, None)
     malformed = (SAMPLES / "11_malformed_truncated.newsml_g2.xml").read_bytes()
-    gc.collect()
-    gc.disable()
-    try:
+    with _cyclic_garbage() as leftovers:
         prepared = [preparer.prepare_raw(malformed, META) for _ in range(10)]
         assert all(p.failures and not p.items for p in prepared)
         del prepared
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        leftovers = Counter(type(o).__name__ for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
     assert not leftovers, f"cyclic garbage left by 10 failed records: {leftovers.most_common(8)}"
