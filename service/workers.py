@@ -54,6 +54,7 @@ from .errors import ConfigError, ReasonCode, WorkerLostError
 from .models import RecordMeta
 from .observability import Metrics, configure_logging
 from .prepare import MEMORY_BUDGET_MESSAGE, Prepared, Preparer, warm_up
+from .retry import Backoff
 from .settings import EnrichSettings, Settings, Stage
 from .tracing import setup_tracing
 
@@ -266,6 +267,7 @@ class _Worker:
     pool: WorkerPool
     jobs: deque[_Job] = field(default_factory=deque)
     started_at: float = 0.0
+    served: bool = False  # it answered a job: it could start, whatever became of it later
     lost: bool = False
 
     def hand_over(self, job: _Job) -> None:
@@ -279,6 +281,7 @@ class _Worker:
         if self.lost or not self.jobs:
             return
         job = self.jobs.popleft()
+        self.served = True
         if self.jobs:
             self.started_at = asyncio.get_running_loop().time()
         self.pool.answered(job, reply)
@@ -372,6 +375,12 @@ class WorkerPool:
         # Budgets are checked by one watchdog, a few times per budget, not by a timer per record.
         self._watch_every = min(_WATCHDOG_SECONDS, self.timeout / 4)
         self._watchdog: asyncio.TimerHandle | None = None
+        # Workers that die idle before serving anything may be unable to start at all (a broken
+        # environment, a memory cap below what they map): replaced after a growing pause, not in
+        # a tight fork loop.
+        self._unborn_deaths = Backoff(
+            settings.pipeline.retry_initial_seconds, settings.pipeline.retry_max_seconds
+        )
 
     def start(self) -> None:
         """Begin loading the pipeline and forking the workers, in the background.
@@ -500,11 +509,18 @@ class WorkerPool:
         current = worker.jobs.popleft() if worker.jobs else None
         self._backlog.extendleft(reversed(worker.jobs))
         worker.jobs.clear()
-        self._background(self._replace())
+        pause = 0.0
+        if worker.served:
+            self._unborn_deaths.reset()
+        elif current is None:
+            pause = self._unborn_deaths.next_delay()
+        self._background(self._replace(pause))
         self._dispatch()
         return current
 
-    async def _replace(self) -> None:
+    async def _replace(self, pause: float) -> None:
+        if pause:
+            await asyncio.sleep(pause)
         delay = self._settings.pipeline.retry_initial_seconds
         while not self._closed:
             try:
