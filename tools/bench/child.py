@@ -153,10 +153,11 @@ async def passthrough(settings: Settings, out_topic: str, total: int) -> list[tu
     return samples
 
 
-async def service(settings: Settings, total: int) -> tuple[list[tuple[float, float]], float]:
-    """The real service code path, bounded to `total` records; its samples and its workers' CPU seconds."""
+async def service(settings: Settings, total: int) -> tuple[list[tuple[float, float]], float, int]:
+    """The real service code path, bounded to `total` records; its samples, its workers' CPU
+    seconds and how many rounds (produce-and-commit round trips) it took."""
     metrics = RecordingMetrics(CollectorRegistry())
-    await run_service(
+    summary = await run_service(
         settings,
         limits=RunLimits(max_records=total),
         metrics=metrics,
@@ -166,7 +167,7 @@ async def service(settings: Settings, total: int) -> tuple[list[tuple[float, flo
     )
     histogram = metrics.end_to_end_latency
     assert isinstance(histogram, RecordingHistogram)
-    return histogram.samples, float(metrics.worker_cpu._value.get())
+    return histogram.samples, float(metrics.worker_cpu._value.get()), summary.batches
 
 
 def _main(
@@ -179,6 +180,7 @@ def _main(
     settings = Settings.model_validate(config)
     started = time.perf_counter()
     worker_cpu_s = 0.0
+    rounds = 0
     if kind == "passthrough":
         samples = asyncio.run(passthrough(settings, settings.topics.canonical, total))
     elif kind == "quix":
@@ -186,7 +188,7 @@ def _main(
 
         samples = quix_passthrough(settings, settings.topics.canonical, total, _signal_ready)
     else:
-        samples, worker_cpu_s = asyncio.run(service(settings, total))
+        samples, worker_cpu_s, rounds = asyncio.run(service(settings, total))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     results.put(
         {
@@ -196,6 +198,7 @@ def _main(
             # The shell's own CPU after start-up, and what its workers spent on records.
             "shell_cpu_s": usage.ru_utime + usage.ru_stime - _cpu_at_ready,
             "worker_cpu_s": worker_cpu_s,
+            "rounds": rounds,  # the service's; 0 for the passthroughs
             # Interpreter start, imports, settings, worker pool, group join: until partitions are assigned.
             "startup_s": _startup_s,
             "startup_cpu_s": _cpu_at_ready,

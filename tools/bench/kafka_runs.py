@@ -185,4 +185,6 @@ def at_offered_rate(
         "committed_rate": commit_rate(result["samples"], warmup),
         "latency": latency_summary(latencies),
         "peak_rss_mib": result["peak_rss_mib"],
+        "records_per_round": len(records) / result["rounds"] if result["rounds"] else float("nan"),
+        "shell_cpu_ms_per_record": 1000 * result["shell_cpu_s"] / len(records),
     }
