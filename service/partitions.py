@@ -50,7 +50,6 @@ class PartitionBook:
     positions: dict[TopicPartition, int] = field(default_factory=dict)  # next offset to commit
     last_timestamps: dict[TopicPartition, float] = field(default_factory=dict)
     lag_refreshed_at: float = 0.0
-    delivering: int = 0  # records of the round being decided and delivered (out of the queues)
 
     # ------------------------------------------------------------ in flight
 
@@ -58,8 +57,7 @@ class PartitionBook:
         self.queues.setdefault(tp, deque()).append(in_flight)
 
     def in_flight(self) -> int:
-        """Records taken from Kafka and not committed yet: queued, or in the round being delivered."""
-        return self.delivering + sum(len(queue) for queue in self.queues.values())
+        return sum(len(queue) for queue in self.queues.values())
 
     def take_ready(self) -> dict[TopicPartition, list[InFlight]]:
         """Per partition, the prepared records at the head of its queue, in input order."""
@@ -67,22 +65,25 @@ class PartitionBook:
         for tp, queue in self.queues.items():
             while queue and queue[0].prepared.done():
                 ready.setdefault(tp, []).append(queue.popleft())
-                self.delivering += 1
         return ready
 
-    def round_ended(self) -> None:
-        """The round taken last is committed, rewound or dropped."""
-        self.delivering = 0
+    async def wait_for_round(self, seconds: float, linger: float) -> None:
+        """Until a round is worth delivering: some head record prepared (waiting at most `seconds`),
+        then up to `linger` seconds more while other records are still being prepared.
 
-    def has_ready(self) -> bool:
-        """Some partition's head record is prepared: a round can start."""
-        return any(queue[0].prepared.done() for queue in self.queues.values() if queue)
+        Each delivery costs round trips to the broker (acknowledgements, then the commit)
+        whatever its size; lingering a few milliseconds lets records that finish together
+        share one, instead of committing one record at a time.
+        """
+        heads = [queue[0].prepared for queue in self.queues.values() if queue]
+        if heads and not any(head.done() for head in heads):
+            await asyncio.wait(heads, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        if linger > 0 and any(head.done() for head in heads) and self._any_pending():
+            # A plain sleep: waiting on every pending future would add and remove a callback
+            # on each of up to max_batch_records futures per round.
+            await asyncio.sleep(linger)
 
-    def heads(self) -> list[asyncio.Future[Prepared]]:
-        """The head record of each partition: the ones a round waits for."""
-        return [queue[0].prepared for queue in self.queues.values() if queue]
-
-    def any_pending(self) -> bool:
+    def _any_pending(self) -> bool:
         return any(not i.prepared.done() for queue in self.queues.values() for i in queue)
 
     def drop(self, tp: TopicPartition) -> int:

@@ -2,16 +2,14 @@
 
 The event loop only does I/O: Kafka, the dedupe store, worker sockets. The CPU
 half of each record runs in a worker process (`service.workers`), so a slow or
-hostile record never stops heartbeats or polls. Three things go on side by side:
+hostile record never stops heartbeats or polls. The loop, one turn at a time:
 
-1. a poll of Kafka is always pending (a poll is what keeps this member in its
-   group), taking at most `pipeline.max_batch_records` records in flight; every
-   record it returns goes to the workers at once, which prepare concurrently;
-2. one round at a time: per partition, the prepared records at the head of its
-   queue (input order) get their dedupe decisions against the store and are
-   delivered (`service.delivery`: produce, await every acknowledgement, commit);
-3. while a round is delivered, the next records are polled and prepared, so the
-   next round can start as soon as this one is committed.
+1. poll Kafka (also while work is pending: a poll is what keeps this member in
+   its group), taking at most `pipeline.max_batch_records` records in flight;
+2. hand every new record to the workers; they prepare records concurrently;
+3. take, per partition, the prepared records at the head of its queue (input
+   order), take their dedupe decisions against the store, and deliver them
+   (`service.delivery`: produce, await every acknowledgement, commit).
 
 A crash between producing and committing redelivers those records; event IDs
 are deterministic and the deduplicator returns the recorded decision for a
@@ -32,7 +30,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -136,8 +133,6 @@ class Service:
             settings.pipeline.retry_initial_seconds, settings.pipeline.retry_max_seconds
         )
         self._keepalive_seconds = settings.kafka.max_poll_interval_ms / 1000 / 3
-        self._poll_task: asyncio.Task[int] | None = None
-        self._round_task: asyncio.Task[None] | None = None
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         kafka = self.settings.kafka
@@ -223,25 +218,6 @@ class Service:
     async def _loop(
         self, consumer: AIOKafkaConsumer, stop: asyncio.Event, limits: RunLimits, summary: RunSummary
     ) -> None:
-        """Poll, prepare and deliver side by side: a round is produced and committed while the
-        next records are polled and prepared, so a cycle takes max(delivery, preparation)
-        rather than their sum. Rounds themselves stay one at a time, in input order."""
-        try:
-            await self._run_loop(consumer, stop, limits, summary)
-        finally:
-            for task in (self._poll_task, self._round_task):
-                if task is not None and not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-
-    async def _run_loop(
-        self,
-        consumer: AIOKafkaConsumer,
-        stop: asyncio.Event,
-        limits: RunLimits,
-        summary: RunSummary,
-    ) -> None:
         last_record_at: float | None = None
         poll_seconds = self.settings.pipeline.poll_timeout_ms / 1000
         linger_seconds = self.settings.pipeline.round_linger_ms / 1000
@@ -251,43 +227,30 @@ class Service:
                 # An ordered drain: no new records; what the workers hold is finished and committed.
                 drain_deadline = time.monotonic() + self.settings.pipeline.record_timeout_seconds + 5
                 self._stopping = True
-                await self._cancel_poll()
-            round_ = self._round_task
-            if round_ is not None and round_.done():
-                self._round_task = None
-                round_.result()  # a round that crashed ends the service, as it would inline
-            idle = self._round_task is None
-            if (
-                drain_deadline is not None
-                and idle
-                and (not self.book.in_flight() or time.monotonic() > drain_deadline)
+            if drain_deadline is not None and (
+                not self.book.in_flight() or time.monotonic() > drain_deadline
             ):
                 break
-            if drain_deadline is None and self._poll_task is None:
+            if drain_deadline is None:
                 self.book.release_due(consumer)
-                self._start_poll(consumer, limits, poll_seconds)
+                fetched = await self._poll(consumer, limits)
+                if fetched:
+                    last_record_at = time.monotonic()
             self.health.heartbeat()
             self.metrics.last_progress.set(time.time())
-            if idle and self.book.has_ready():
-                if linger_seconds > 0 and self.book.any_pending():
-                    # Records that finish together share one produce-and-commit round trip.
-                    await asyncio.sleep(linger_seconds)
-                self._round_task = asyncio.ensure_future(self._round(consumer, summary))
-            elif idle and (
+            if self.book.in_flight():
+                await self.book.wait_for_round(poll_seconds, linger_seconds)
+            ready = self.book.take_ready()
+            if ready:
+                async with self.round_lock:
+                    await self._finish_round(consumer, ready, summary)
+            elif (
                 time.monotonic() - self.book.lag_refreshed_at
                 >= self.settings.observability.lag_refresh_seconds
             ):
                 self.book.refresh_lag(consumer)
-            await self._wait(poll_seconds)
-            poll = self._poll_task
-            if poll is not None and poll.done():
-                self._poll_task = None
-                if poll.result():
-                    last_record_at = time.monotonic()
             self.metrics.in_flight.set(self.book.in_flight())
             self.health.held_partitions = len(self.book.holds)
-            if self._round_task is not None:
-                continue  # the limits below are judged between rounds
             if limits.max_records is not None and summary.records >= limits.max_records:
                 break
             if (
@@ -300,58 +263,26 @@ class Service:
             if limits.stop_at_end and not self.book.in_flight() and await self._at_end(consumer):
                 break
 
-    async def _wait(self, seconds: float) -> None:
-        """Until something the loop acts on happens: the poll returns, the round being delivered
-        ends, or (no round running) a head record is prepared; at most `seconds`."""
-        waiters: list[asyncio.Future[Any]] = []
-        if self._poll_task is not None:
-            waiters.append(self._poll_task)
-        if self._round_task is not None:
-            waiters.append(self._round_task)
-        elif not self.book.has_ready():
-            waiters.extend(self.book.heads())
-        else:
-            return  # a round is ready to start
-        if waiters:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        else:
-            await asyncio.sleep(min(seconds, self._keepalive_seconds))
-
-    def _start_poll(self, consumer: AIOKafkaConsumer, limits: RunLimits, seconds: float) -> None:
+    async def _poll(self, consumer: AIOKafkaConsumer, limits: RunLimits) -> int:
+        """Take new records (at most the room left) and hand each to the workers; how many."""
         room = self.settings.pipeline.max_batch_records - self.book.in_flight()
         if limits.max_records is not None:
             room = min(room, limits.max_records - self._taken)
-        if room > 0:
-            self._poll_task = asyncio.ensure_future(self._poll(consumer, room, seconds))
-        elif time.monotonic() - self._last_poll > self._keepalive_seconds:
-            # Full for long (slow records): a poll with everything paused fetches nothing and
-            # drops nothing we hold, but tells the group coordinator this member is alive.
-            self._poll_task = asyncio.ensure_future(self._keepalive(consumer))
-
-    async def _cancel_poll(self) -> None:
-        poll, self._poll_task = self._poll_task, None
-        if poll is not None and not poll.done():
-            poll.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poll
-
-    async def _keepalive(self, consumer: AIOKafkaConsumer) -> int:
-        paused = set(consumer.paused())
-        consumer.pause(*consumer.assignment())
+        # With work pending, poll without waiting: the poll keeps us in the group, the wait is
+        # for the workers. With no room, poll paused: nothing is fetched or dropped.
+        timeout_ms = 0 if self.book.in_flight() else self.settings.pipeline.poll_timeout_ms
+        if room <= 0:
+            if time.monotonic() - self._last_poll > self._keepalive_seconds:
+                # Full for long (slow records): a poll with everything paused fetches nothing and
+                # drops nothing we hold, but tells the group coordinator this member is alive.
+                paused = set(consumer.paused())
+                consumer.pause(*consumer.assignment())
+                await consumer.getmany(timeout_ms=0)
+                consumer.resume(*(tp for tp in consumer.assignment() if tp not in paused))
+                self._last_poll = time.monotonic()
+            return 0
         try:
-            await consumer.getmany(timeout_ms=0)
-        finally:
-            # Held partitions stay paused, also one held while this poll ran.
-            consumer.resume(
-                *(tp for tp in consumer.assignment() if tp not in paused and tp not in self.book.holds)
-            )
-        self._last_poll = time.monotonic()
-        return 0
-
-    async def _poll(self, consumer: AIOKafkaConsumer, room: int, seconds: float) -> int:
-        """Take new records (at most `room`) and hand each to the workers; how many."""
-        try:
-            batch = await consumer.getmany(timeout_ms=int(seconds * 1000), max_records=room)
+            batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=room)
         except KafkaError as error:
             # The group coordinator or a broker answered with an error (e.g. a failed SyncGroup):
             # the consumer rejoins on its next poll. Wait, and never let it end the service.
@@ -378,16 +309,6 @@ class Service:
             self.metrics.batch_size.observe(count)
         self._taken += count
         return count
-
-    async def _round(self, consumer: AIOKafkaConsumer, summary: RunSummary) -> None:
-        # Taken under the lock: a revocation that ran first has dropped its partitions' records.
-        async with self.round_lock:
-            ready = self.book.take_ready()
-            try:
-                if ready:
-                    await self._finish_round(consumer, ready, summary)
-            finally:
-                self.book.round_ended()
 
     async def _finish_round(
         self, consumer: AIOKafkaConsumer, ready: dict[TopicPartition, list[InFlight]], summary: RunSummary

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from service.delivery import Delivery
-from service.models import EnrichedArticle, RecordMeta
+from service.models import EnrichedArticle
 from service.observability import Health
-from service.pipeline import Pipeline
-from service.prepare import Prepared
 from tests.conftest import SAMPLES, Broker
 from tests.integration.kafka_helpers import create, produce, read_all, run_once, settings_for, start_instances
 
@@ -170,62 +164,3 @@ async def test_not_ready_until_its_workers_are_up(kafka: Broker, unique: str, tm
     assert summary.records == 1
     assert any(not ready for _, ready in seen), "workers_ready was never down while the pool started"
     assert seen[-1][1] is True
-
-
-async def test_next_records_are_polled_and_prepared_while_a_round_is_delivered(
-    kafka: Broker, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Delivery and preparation overlap: a record produced while the first round is being
-    delivered is polled and prepared by a worker before that delivery goes on (the first round
-    is held until then, for at most `hold_seconds`), then both rounds are committed in order."""
-    hold_seconds = 30.0
-    settings = settings_for(kafka.bootstrap_servers, unique, tmp_path, pipeline={"workers": 1})
-    await create(settings)
-    first_round_started = asyncio.Event()
-    first_round_delivered = asyncio.Event()
-    next_record_prepared = asyncio.Event()
-    delivered_rounds: list[list[int]] = []
-    prepared_while_delivering: list[int] = []
-
-    original_deliver = Delivery.deliver
-    original_submit = Pipeline.submit
-
-    async def deliver(
-        self: Delivery, consumer: Any, round_: list[Any], *, give_up: Callable[[], bool]
-    ) -> bool:
-        delivered_rounds.append([finished.in_flight.record.offset for finished in round_])
-        if len(delivered_rounds) == 1:
-            first_round_started.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(next_record_prepared.wait(), hold_seconds)
-            try:
-                return await original_deliver(self, consumer, round_, give_up=give_up)
-            finally:
-                first_round_delivered.set()
-        return await original_deliver(self, consumer, round_, give_up=give_up)
-
-    def submit(self: Pipeline, value: bytes, meta: RecordMeta) -> asyncio.Future[Prepared]:
-        prepared = original_submit(self, value, meta)
-        if first_round_started.is_set():
-
-            def mark(_: asyncio.Future[Prepared]) -> None:
-                if not first_round_delivered.is_set():
-                    prepared_while_delivering.append(meta.offset)
-                    next_record_prepared.set()
-
-            prepared.add_done_callback(mark)
-        return prepared
-
-    monkeypatch.setattr(Delivery, "deliver", deliver)
-    monkeypatch.setattr(Pipeline, "submit", submit)
-    await produce(settings, [SEED.read_bytes()], partition=0)
-    run = asyncio.create_task(run_once(settings, 2))
-    await asyncio.wait_for(first_round_started.wait(), 60)
-    await produce(settings, [(SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes()], partition=0)
-    summary = await run
-
-    assert prepared_while_delivering == [1]
-    assert delivered_rounds == [[0], [1]]
-    assert summary.records == 2
-    canonical = await read_all(settings, settings.topics.canonical, expected=2)
-    assert len(canonical) == 2
