@@ -59,6 +59,12 @@ def kafka(results: dict[str, Any]) -> None:
             f"  committed {run['committed_rate']:>7.0f}/s  "
             f"p50 {lat['p50_ms']:>7.1f} ms  p99 {lat['p99_ms']:>7.1f} ms  max {lat['max_ms']:>7.1f} ms  "
             f"(n={lat['samples']:.0f})"
+            + (
+                f"  {run['records_per_round']:.1f} records/round, "
+                f"shell {run['shell_cpu_ms_per_record']:.2f} ms CPU/record"
+                if run["records_per_round"] == run["records_per_round"]  # NaN for the passthrough
+                else ""
+            )
         )
 
 
