@@ -11,13 +11,17 @@ import asyncio
 import contextlib
 import gc
 import os
+import pickle
 import random
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, timedelta, timezone
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from service.dedupe import open_deduplicator
@@ -296,6 +300,41 @@ async def test_what_a_worker_prepares_reaches_the_shell_unchanged() -> None:
             ]
     finally:
         await pool.close()
+
+
+_STAMPS = st.one_of(
+    st.none(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(timezones=st.timezones()),
+    st.datetimes(
+        timezones=st.builds(
+            timezone, st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23))
+        )
+    ),
+)
+
+
+@given(
+    st.builds(
+        RecordMeta,
+        topic=st.text(),
+        partition=st.integers(min_value=0, max_value=2**31),
+        offset=st.integers(min_value=0, max_value=2**62),
+        timestamp=_STAMPS,
+        key=st.one_of(st.none(), st.binary()),
+        headers=st.lists(st.tuples(st.text(), st.binary()), max_size=3).map(tuple),
+    )
+)
+def test_a_record_meta_crosses_to_a_worker_unchanged(meta: RecordMeta) -> None:
+    """The record's metadata a worker unpickles is the shell's: equal, the same timestamp in the
+    same zone (a UTC one travels as its microseconds)."""
+    back = pickle.loads(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == meta
+    assert type(back.timestamp) is type(meta.timestamp)
+    if meta.timestamp is not None and back.timestamp is not None:
+        assert back.timestamp.tzinfo == meta.timestamp.tzinfo
+        assert back.timestamp.utcoffset() == meta.timestamp.utcoffset()
+    assert repr(back) == repr(meta)
 
 
 @contextlib.contextmanager
