@@ -172,6 +172,11 @@ class Enrichment:
     countries: int
     leaders: int
 
+    def __reduce__(self) -> tuple[type[Enrichment], tuple[bytes, int, int]]:
+        # Pickled for every record (worker -> shell): a constructor call, not the per-field
+        # __setstate__ that frozen slotted dataclasses get, which looks up fields() each time.
+        return (Enrichment, (self.json, self.countries, self.leaders))
+
 
 def enrichment_of(enriched: EnrichedArticle) -> Enrichment:
     members = enriched.__pydantic_serializer__.to_json(enriched, include=_INCLUDE_ENRICHMENT)
