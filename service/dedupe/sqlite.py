@@ -160,7 +160,9 @@ class SqliteStore(InProcessConflicts):
 
         The commit (its WAL frames) was the largest share of a decision's CPU; a round of
         decisions now pays one. Each write (a decision's, an eviction's) still applies or rolls
-        back alone, in a savepoint, at the moment it did before. If the batch cannot commit,
+        back alone, in a savepoint, at the moment it did before. For decisions taken one after
+        the other (`Deduplicator.decide_ahead`): a decision's commit skips the optimistic check,
+        as nothing else can write between its reads and its commit. If the batch cannot commit,
         none of it is recorded (the caller must drop its decisions) and the store is put back
         as it was before the batch: band index rebuilt from the file, eviction clock restored.
         """
@@ -340,7 +342,10 @@ class SqliteStore(InProcessConflicts):
     def commit_now(self, write: Write) -> bool:
         self._begin()  # outside a batch, waits for the write lock at most the busy timeout
         try:
-            if self._conflict(write):
+            # In a batch, the decision read its snapshot and candidates in the batch's transaction,
+            # right before this call: nothing can have written in between (the write lock is held,
+            # and the batch's decisions run one after the other on this thread).
+            if self._batch is None and self._conflict(write):
                 self._undo()
                 return False
             added = self._apply(write)
