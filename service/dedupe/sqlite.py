@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -82,6 +83,9 @@ _T = TypeVar("_T")
 Packed = bytes | str | None
 
 
+# A decision packs the same few IDs several times (its event, item and story, read then
+# written): the last decisions' IDs are kept packed.
+@functools.lru_cache(maxsize=1024)
 def _pack_id(value: str | None) -> Packed:
     """A UUID as its 16 bytes (anything else kept as text): `uuid.UUID(value).bytes`."""
     if value is None:
