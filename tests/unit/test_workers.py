@@ -32,7 +32,7 @@ from service.observability import Metrics
 from service.pipeline import Pipeline
 from service.prepare import Preparer
 from service.settings import Settings
-from service.workers import WorkerPool
+from service.workers import WorkerPool, _Job, _Worker
 from tests.conftest import SAMPLES
 
 SMALL = (SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes()
@@ -247,6 +247,35 @@ async def test_records_queued_behind_a_record_that_times_out_are_served_by_the_r
         answers = await asyncio.gather(*small)
         assert [len(answer.items) for answer in answers] == [1, 1, 1]
         assert metrics.worker_restarts.labels("timeout")._value.get() == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_record_the_pipeline_abandons_is_skipped_or_its_answer_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record dropped while it waits for a worker (its partition revoked) never reaches one; one
+    dropped while a worker has it is answered and the answer dropped; the worker serves on."""
+    handed: list[object] = []
+    hand_over = _Worker.hand_over
+
+    def spy(worker: _Worker, job: _Job) -> None:
+        handed.append(job.sink)
+        hand_over(worker, job)
+
+    monkeypatch.setattr(_Worker, "hand_over", spy)
+    pool, pipeline, _ = await _one_worker_pipeline()
+    try:
+        running = pipeline.submit(long_ninjs(0.5), META)
+        queued = pipeline.submit(SMALL, META)  # in the worker's socket
+        waiting = pipeline.submit(SMALL, META)  # in the pool's backlog: the worker holds two
+        assert len(handed) == 2 and len(pool._backlog) == 1
+        running.cancel()
+        waiting.cancel()
+        assert len((await queued).items) == 1
+        assert [getattr(sink, "prepared", None) for sink in handed] == [running, queued]
+        assert len((await pipeline.submit(SMALL, META)).items) == 1
+        assert len(handed) == 3
     finally:
         await pool.close()
 
