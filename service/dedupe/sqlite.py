@@ -23,7 +23,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -127,7 +127,9 @@ def _fingerprint(settings: DedupeSettings) -> str:
 
 @dataclass(slots=True)
 class _Batch:
-    index_changed: bool = False  # its decisions (or evictions) added or removed stories
+    count: int  # the store's story count when the batch began
+    added: list[int] = field(default_factory=list)  # slots of the stories its decisions indexed
+    evicted: list[int] = field(default_factory=list)  # slots it evicted: out of the index once committed
     broken: bool = False  # its transaction was lost, or a rollback inside it failed: it must not commit
 
 
@@ -143,6 +145,9 @@ class SqliteStore(InProcessConflicts):
         self._evict_pending = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedupe-sqlite")
         self._batch: _Batch | None = None  # the decisions being taken in one transaction (`batch`)
+        # The next story's slot at the least: no slot is handed out twice in a process, since one
+        # a rolled-back batch indexed stays dead in the index (SQLite alone would reuse max + 1).
+        self._next_slot = 1
 
     async def _call(self, work: Callable[[], _T]) -> _T:
         """Run `work` on the store's thread; an SQLite outage becomes StoreUnavailableError."""
@@ -168,10 +173,12 @@ class SqliteStore(InProcessConflicts):
         the other (`Deduplicator.decide_ahead`): a decision's commit skips the optimistic check,
         as nothing else can write between its reads and its commit. If the batch cannot commit,
         none of it is recorded (the caller must drop its decisions) and the store is put back
-        as it was before the batch: band index rebuilt from the file, eviction clock restored.
+        as it was before the batch: the stories it indexed leave the index, the ones it evicted
+        stay (their removal from the index waits for the commit; their rows are gone from the
+        batch's reads meanwhile), story count and eviction clock are restored.
         """
         self._conn.execute("BEGIN IMMEDIATE")  # waits for the write lock at most the busy timeout
-        batch = self._batch = _Batch()
+        batch = self._batch = _Batch(self._count)
         watermark, evict_pending = (self._watermark.value, self._watermark.commits), self._evict_pending
         try:
             yield
@@ -180,14 +187,15 @@ class SqliteStore(InProcessConflicts):
             self._conn.execute("COMMIT")
         except BaseException:
             self._rollback()
-            if batch.index_changed:
-                self._index = BandIndex()
-                self._load()
+            self._index.remove(batch.added)
+            self._count = batch.count
             (self._watermark.value, self._watermark.commits), self._evict_pending = watermark, evict_pending
             self._generation += 1
             raise
         finally:
             self._batch = None
+        if batch.evicted:
+            self._index.remove(batch.evicted)
 
     def _begin(self) -> None:
         """A write's own transaction, or its savepoint in the batch's."""
@@ -272,6 +280,7 @@ class SqliteStore(InProcessConflicts):
             slots.append(slot)
             blobs.append(sig)
         self._count = len(slots)
+        self._next_slot = max(slots, default=0) + 1
         if slots:
             sigs = np.frombuffer(b"".join(blobs), dtype="<u4").reshape(len(slots), -1).astype(np.uint32)
             self._index.add_many(band_key_matrix(sigs, self._params), np.asarray(slots, dtype=np.int64))
@@ -362,7 +371,7 @@ class SqliteStore(InProcessConflicts):
             self._count += 1
             self._generation += 1
             if self._batch is not None:
-                self._batch.index_changed = True
+                self._batch.added.append(added)
         self._watermark.observe(write.event.versioncreated)
         if self._watermark.due() or self._count > self._settings.max_stories:
             self._evict_pending = True
@@ -456,17 +465,21 @@ class SqliteStore(InProcessConflicts):
         if write.story is None:
             return None
         story = write.story
-        cursor = self._conn.execute(
-            "INSERT INTO stories (vc, event_id, story_id, sig, numbers) VALUES (?,?,?,?,?)",
+        # SQLite's own choice (the largest slot + 1), but never one handed out before.
+        (slot,) = self._conn.execute(
+            "INSERT INTO stories (slot, vc, event_id, story_id, sig, numbers) VALUES"
+            " (max(?, (SELECT ifnull(max(slot), 0) + 1 FROM stories)), ?, ?, ?, ?, ?) RETURNING slot",
             (
+                self._next_slot,
                 story.versioncreated,
                 _pack_id(story.event_id),
                 _pack_id(story.story_id),
                 to_bytes(story.signature),
                 story.numbers or None,
             ),
-        )
-        return cursor.lastrowid
+        ).fetchone()
+        self._next_slot = slot + 1
+        return int(slot)
 
     def bulk_insert(self, writes: Iterable[Write]) -> None:
         """Apply many writes in one transaction without conflict checks (warm-up, benchmarks)."""
@@ -515,12 +528,13 @@ class SqliteStore(InProcessConflicts):
             self._undo()
             raise
         self._evict_pending = False
-        self._index.remove(removed)
+        if self._batch is None:
+            self._index.remove(removed)
+        else:
+            self._batch.evicted += removed
         self._count -= len(removed)
         if removed:
             self._generation += 1
-            if self._batch is not None:
-                self._batch.index_changed = True
 
     def size(self) -> int:
         return self._count
