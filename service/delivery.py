@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import ReasonCode, RecordError
@@ -38,7 +38,7 @@ from .observability import Health, Metrics
 from .partitions import InFlight
 from .pipeline import RecordResult
 from .retry import Backoff, is_permanent_produce_error
-from .route import Failure, dead_letter
+from .route import Failure, dead_letter, murmur2
 from .settings import DeliveryMode, Settings
 from .tracing import NO_TRACING, Tracing
 

@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -44,6 +44,9 @@ from .route import (
 from .settings import Settings, Stage
 from .tracing import NO_TRACING, Carrier, Tracing
 
+if TYPE_CHECKING:
+    from .workers import PreparedSink
+
 log = structlog.get_logger("wire_ingest.pipeline")
 
 
@@ -59,7 +62,7 @@ class DeduplicatorLike(Protocol):
 class PreparerPool(Protocol):
     """Worker processes running `Preparer` (see `service.workers.WorkerPool`)."""
 
-    def submit(self, kind: str, value: bytes, record: RecordMeta) -> asyncio.Future[Prepared]: ...
+    def hand(self, kind: str, value: bytes, record: RecordMeta, sink: PreparedSink) -> None: ...
 
     async def wait_started(self) -> None: ...
 
@@ -253,31 +256,30 @@ class _InWorkers:
     """One record's trips to the worker pool: the first, and one more if its worker crashed.
 
     A worker can die of something else than its record (the kernel's OOM killer picking it, an
-    operator's kill): a second try on a fresh worker tells the two apart. Callbacks are bound
-    methods, not closures: a closure calling itself is a reference cycle, which kept every
-    record's data (its future, article, fingerprint) alive until a full garbage collection.
+    operator's kill): a second try on a fresh worker tells the two apart. The pool answers this
+    object directly (a `PreparedSink`): a future per trip with its done-callbacks cost three
+    scheduled callbacks a record. Cancelling `prepared` abandons the record: a trip still
+    waiting for a worker is skipped, an answer already coming is dropped.
     """
 
     def __init__(self, workers: PreparerPool, kind: str, value: bytes, record: RecordMeta) -> None:
         self.prepared: asyncio.Future[Prepared] = asyncio.get_running_loop().create_future()
         self._workers, self._kind, self._value, self._record = workers, kind, value, record
         self._retried = False
-        self._attempt = workers.submit(kind, value, record)
-        self._attempt.add_done_callback(self._settle)
-        self.prepared.add_done_callback(self._abandoned)
+        workers.hand(kind, value, record, self)
 
-    def _abandoned(self, prepared: asyncio.Future[Prepared]) -> None:
-        if prepared.cancelled():
-            self._attempt.cancel()
+    def done(self) -> bool:
+        return self.prepared.done()
 
-    def _settle(self, answer: asyncio.Future[Prepared]) -> None:
+    def answer(self, prepared: Prepared) -> None:
+        if not self.prepared.done():
+            self.prepared.set_result(prepared)
+
+    def fail(self, error: Exception) -> None:
         prepared = self.prepared
         if prepared.done():  # abandoned
             return
-        error = answer.exception()
-        if error is None:
-            prepared.set_result(answer.result())
-        elif not isinstance(error, WorkerLostError):
+        if not isinstance(error, WorkerLostError):
             prepared.set_exception(error)  # the pool could not start
         elif error.timed_out:
             prepared.set_result(Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(error), "worker"))
@@ -285,8 +287,7 @@ class _InWorkers:
             prepared.set_result(Prepared.failed(ReasonCode.WORKER_CRASHED, str(error), "worker"))
         else:
             self._retried = True
-            self._attempt = self._workers.submit(self._kind, self._value, self._record)
-            self._attempt.add_done_callback(self._settle)
+            self._workers.hand(self._kind, self._value, self._record, self)
 
 
 def _failure_order(failure: Failure) -> tuple[int, int]:

@@ -45,7 +45,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -216,12 +216,44 @@ def _cpu_seconds() -> float:
 # ---------------------------------------------------------------- in the service
 
 
+class PreparedSink(Protocol):
+    """Who waits for a record handed to the pool (`WorkerPool.hand`); called on the event loop."""
+
+    def done(self) -> bool:
+        """Answered, or given up on: a job still waiting for a worker is then skipped."""
+        ...
+
+    def answer(self, prepared: Prepared) -> None: ...
+
+    def fail(self, error: Exception) -> None:
+        """WorkerLostError (the worker died or ran out of time on it), ConfigError (no pool)."""
+        ...
+
+
+class _FutureSink:
+    """`WorkerPool.submit`'s answer: a future."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[Prepared]) -> None:
+        self.future = future
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def answer(self, prepared: Prepared) -> None:
+        self.future.set_result(prepared)
+
+    def fail(self, error: Exception) -> None:
+        self.future.set_exception(error)
+
+
 @dataclass(eq=False)
 class _Job:
-    """One record handed to the pool; `answer` gets the worker's Prepared or a WorkerLostError."""
+    """One record handed to the pool; `sink` gets the worker's Prepared or a WorkerLostError."""
 
     payload: bytes
-    answer: asyncio.Future[Prepared]
+    sink: PreparedSink
 
 
 class _Channel(asyncio.Protocol):
@@ -419,8 +451,8 @@ class WorkerPool:
         error = starting.exception()
         while self._backlog:
             job = self._backlog.popleft()
-            if not job.answer.done():
-                job.answer.set_exception(error)  # type: ignore[arg-type]
+            if not job.sink.done():
+                job.sink.fail(error)  # type: ignore[arg-type]
 
     def submit(self, kind: str, value: bytes, record: RecordMeta) -> asyncio.Future[Prepared]:
         """The CPU half for one record in a worker, as a future: no task per record.
@@ -431,18 +463,23 @@ class WorkerPool:
         left with an unread answer; a job still waiting in the backlog is skipped.
         """
         answer: asyncio.Future[Prepared] = asyncio.get_running_loop().create_future()
-        if self._starting.done() and not self._starting.cancelled() and self._starting.exception():
-            answer.set_exception(self._starting.exception())  # type: ignore[arg-type]
-            return answer
-        if self._closed:  # no worker would ever take the job
-            answer.set_exception(WorkerLostError("the worker pool is closed", timed_out=False))
-            return answer
-        payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
         # If nobody awaits the answer any more, its WorkerLostError is expected, not "never retrieved".
         answer.add_done_callback(_retrieved)
-        self._backlog.append(_Job(payload, answer))
-        self._dispatch()
+        self.hand(kind, value, record, _FutureSink(answer))
         return answer
+
+    def hand(self, kind: str, value: bytes, record: RecordMeta, sink: PreparedSink) -> None:
+        """`submit` for a caller that takes the answer itself: the pool calls `sink` when the
+        worker answers (or fails), with no future and no callback to schedule in between."""
+        if self._starting.done() and not self._starting.cancelled() and self._starting.exception():
+            sink.fail(self._starting.exception())  # type: ignore[arg-type]
+            return
+        if self._closed:  # no worker would ever take the job
+            sink.fail(WorkerLostError("the worker pool is closed", timed_out=False))
+            return
+        payload = pickle.dumps((kind, value, record), protocol=pickle.HIGHEST_PROTOCOL)
+        self._backlog.append(_Job(payload, sink))
+        self._dispatch()
 
     async def prepare(self, kind: str, value: bytes, record: RecordMeta) -> Prepared:
         """`submit`, awaited."""
@@ -455,13 +492,13 @@ class WorkerPool:
             if worker is None or len(worker.jobs) >= _JOBS_PER_WORKER:
                 return
             job = self._backlog.popleft()
-            if not job.answer.done():  # its caller gave up on it (a partition revoked)
+            if not job.sink.done():  # its caller gave up on it (a partition revoked)
                 worker.hand_over(job)
 
     def answered(self, job: _Job, reply: bytes) -> None:
         """A worker's answer to `job`; the next waiting job goes to the worker now free."""
         self._dispatch()
-        if job.answer.done():  # nobody waits for it any more
+        if job.sink.done():  # nobody waits for it any more
             return
         result, cpu_seconds, peak_rss = pickle.loads(reply)
         assert isinstance(result, Prepared)
@@ -469,7 +506,7 @@ class WorkerPool:
         if peak_rss > self.peak_rss_bytes:
             self.peak_rss_bytes = peak_rss
             self._metrics.worker_peak_rss.set(peak_rss)
-        job.answer.set_result(result)
+        job.sink.answer(result)
 
     def _watch(self) -> None:
         """Kill the workers whose current job ran past its time budget; runs every `_watch_every`."""
@@ -582,8 +619,8 @@ class WorkerPool:
 
 
 def _fail(job: _Job, error: WorkerLostError) -> None:
-    if not job.answer.done():
-        job.answer.set_exception(error)
+    if not job.sink.done():
+        job.sink.fail(error)
 
 
 def _retrieved(answer: asyncio.Future[Prepared]) -> None:

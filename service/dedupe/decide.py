@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..ids import story_id as default_story_id
-from ..models import CanonicalArticle, DedupeInfo, PubStatus, Relation
+from ..models import CanonicalArticle, DedupeInfo, PubStatus, Relation, trusted
 from .facts import numbers_agree
 from .minhash import Signature, estimated_jaccard
 
@@ -56,14 +56,15 @@ class Outcome:
                 "method": self.method,
             }
         )
-        return article.model_copy(
-            update={
-                "story_id": self.story_id,
-                "supersedes": self.supersedes,
-                "duplicate_of": self.duplicate_of,
-                "dedupe": info,
-            }
-        )
+        # model_copy(update=...) without its copy protocol (2.2 us -> 0.8 us, once a decision):
+        # the values are the article's own and the validated ones above.
+        update = {
+            "story_id": self.story_id,
+            "supersedes": self.supersedes,
+            "duplicate_of": self.duplicate_of,
+            "dedupe": info,
+        }
+        return trusted(type(article), {**article.__dict__, **update})
 
 
 @dataclass(frozen=True, slots=True)

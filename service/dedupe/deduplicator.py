@@ -118,14 +118,20 @@ class Deduplicator:
             return
 
         def decide_all() -> None:
-            for article, known in items:
-                if id(article) in self._ahead:
-                    return  # one article object twice: `decide` answers the second time
-                try:
-                    decided = _drive_local(self._decision(article, known), store)
-                except Exception:  # taken again by `decide`, item by item, which handles it
-                    return
-                self._ahead[id(article)] = (article, decided)
+            ahead: dict[int, tuple[CanonicalArticle, CanonicalArticle]] = {}
+            try:
+                with store.batch():  # SQLite: one transaction (one commit) for the round
+                    for article, known in items:
+                        if id(article) in ahead:
+                            break  # one article object twice: `decide` answers the second time
+                        try:
+                            decided = _drive_local(self._decision(article, known), store)
+                        except Exception:  # taken again by `decide`, item by item, which handles it
+                            break
+                        ahead[id(article)] = (article, decided)
+            except Exception:  # the batch did not commit: none of it is recorded, `decide` takes it all
+                return
+            self._ahead = ahead
 
         await store.run_local(decide_all)
 

@@ -30,8 +30,10 @@ window's end is compared with less), never a repeated one.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -119,6 +121,12 @@ class InProcessConflicts(ABC):
     @abstractmethod
     async def run_local(self, work: Callable[[], _T]) -> _T:
         """Run `work`, which may call the *_now methods, where the store's calls must run."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Within `run_local`: the decisions taken inside are recorded together on leaving, or
+        (when leaving raises) none of them is. A store whose every write is final at once
+        records each as it comes."""
+        return contextlib.nullcontext()
 
     def snapshot_now(self, event_id: str, item_key: str) -> Snapshot:
         return Snapshot(self._event(event_id), self._item(item_key))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..models import CountryMention, CountryRole
+from ..models import CountryMention, CountryRole, trusted
 from .codes import CODES, GERMAN_REUNIFICATION, at_date
 from .gazetteer import (
     CAPITAL,
@@ -29,7 +29,6 @@ from .gazetteer import (
     Place,
 )
 from .matcher import Hit
-from .trusted import trusted
 
 LEADER = "leader"  # evidence from a subject leader of the story, not from a place name
 WEIGHTS = {

@@ -10,7 +10,15 @@ from datetime import date
 from pathlib import Path
 
 from ..datelines import lead_dateline
-from ..models import CanonicalArticle, CountryMention, Dateline, EnrichedArticle, LeaderMention, LeaderRole
+from ..models import (
+    CanonicalArticle,
+    CountryMention,
+    Dateline,
+    EnrichedArticle,
+    LeaderMention,
+    LeaderRole,
+    trusted,
+)
 from ..settings import EnrichSettings
 from .codes import CODES
 from .countries import LEADER, Evidence, evidence, summarize
@@ -19,7 +27,6 @@ from .languages import LANGUAGES, CjkMatcher, drop_function_words, language_matc
 from .leaders import LeaderResolver, build_people, leader_forms
 from .matcher import Matcher
 from .registry import Registry, load_registry
-from .trusted import trusted
 
 # Bump when matching rules or the gazetteer change, so re-enrichment runs can be told apart.
 # 1.1: leader salience and article_role; 1.2: subject leaders name their country (CountryMention.leaders)

@@ -16,12 +16,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from ..models import LeaderMention, LeaderResolution
+from ..models import LeaderMention, LeaderResolution, trusted
 from .gazetteer import COUNTRY, Place
 from .leader_salience import credits_other, evidence, salience, score
 from .matcher import Case, Entry, Hit
 from .registry import RegistryEntry
-from .trusted import trusted
 
 PERSON, TITLE = "person", "title"
 NATIONAL_TITLE = "national-title"  # a title that names its country: "Bundeskanzler", "国家主席"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
+from hypothesis import given
+from hypothesis import strategies as st
 
-from service.models import SCHEMA_VERSION
+from service.models import SCHEMA_VERSION, CanonicalArticle, RecordMeta
+from service.prepare import Preparer
 from service.process import process_files
-from service.route import CE_SOURCE_ENRICH, CE_SOURCE_INGEST, CE_TYPES
+from service.route import CE_SOURCE_ENRICH, CE_SOURCE_INGEST, CE_TYPES, CloudEvent, _article_headers, _headers
 from service.settings import Settings
 from tests.conftest import SAMPLES
 
@@ -110,3 +113,38 @@ def test_types_are_versioned_with_the_schema_major(kind: str) -> None:
     """A major schema bump changes every ce_type, so a trigger never gets a shape it does not know."""
     assert CE_TYPES[kind].startswith("wire-ingest.")
     assert CE_TYPES[kind].endswith(".v1")
+
+
+def _sample_article() -> CanonicalArticle:
+    settings = Settings()
+    meta = RecordMeta(topic="wire.raw", partition=0, offset=0)
+    return Preparer(settings, None).prepare_raw(SEED.read_bytes(), meta).items[0].article
+
+
+_ARTICLE = _sample_article()
+
+
+@given(
+    kind=st.sampled_from(["canonical", "duplicate", "enriched"]),
+    ce_source=st.sampled_from([CE_SOURCE_INGEST, CE_SOURCE_ENRICH, "/elsewhere"]),
+    event_id=st.one_of(st.just(_ARTICLE.event_id), st.text()),
+    source=st.one_of(st.just(_ARTICLE.source), st.text()),
+    story_id=st.one_of(st.just(_ARTICLE.story_id), st.text()),
+    created=st.datetimes(timezones=st.just(UTC)),
+)
+def test_article_headers_are_those_of_the_articles_cloud_event(
+    kind: str, ce_source: str, *, event_id: str, source: str, story_id: str, created: datetime
+) -> None:
+    """The headers built in one go for article messages are what `_headers` gives for the article's
+    CloudEvent: same names, values, order; empty IDs left out, unencodable text replaced."""
+    article = _ARTICLE.model_copy(
+        update={"event_id": event_id, "source": source, "story_id": story_id, "versioncreated": created}
+    )
+    cloud_event = CloudEvent(id=event_id, source=ce_source, time=created, subject=story_id)
+    try:
+        expected = _headers(kind, cloud_event, event_id, source)
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            _article_headers(kind, article, ce_source)
+        return
+    assert _article_headers(kind, article, ce_source) == expected

@@ -325,13 +325,17 @@ async def test_a_short_key_collision_in_the_memory_index_changes_no_decision(tmp
     assert decided[0].dedupe.relation is Relation.NEW
 
 
-async def test_decisions_taken_ahead_for_a_round_equal_those_taken_one_by_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_stories", [4, 1_000_000])
+async def test_decisions_taken_ahead_for_a_round_equal_those_taken_one_by_one(
+    tmp_path: Path, max_stories: int
+) -> None:
     """decide_ahead (one trip to the store for a round) gives every article the decision `decide`
-    would have given it alone, redeliveries and near-duplicates inside the same round included."""
+    would have given it alone, redeliveries and near-duplicates inside the same round included,
+    and stories evicted past max_stories (after the round's commit) alike."""
     records = _mixed_stream(60)
     outputs = []
     for ahead in (False, True):
-        settings = DedupeSettings(sqlite_path=tmp_path / f"ahead-{ahead}.sqlite3")
+        settings = DedupeSettings(max_stories=max_stories, sqlite_path=tmp_path / f"ahead-{ahead}.sqlite3")
         dedupe = Deduplicator(SqliteStore.open(settings), settings)
         decided: list[str] = []
         for start in range(0, len(records), 16):  # rounds of 16 records
@@ -447,3 +451,99 @@ def test_fingerprint_carries_the_band_keys_of_its_signature() -> None:
     )
     empty = fingerprint(make_article(headline="!!", body="--"), settings)
     assert empty.signature is None and empty.band_keys == ()
+
+
+class _FailingCommits:
+    """A connection whose COMMIT can be made to fail (a disk error at the WAL write), or its
+    fifth INSERT of a story or its first eviction, after a rollback of the whole transaction
+    (what SQLite may do on SQLITE_FULL or SQLITE_IOERR; an eviction's outage is only logged)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.commits = 0
+        self.stories = 0
+        self.fail: str | None = None
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            self.commits += 1
+            if self.fail == "commit":
+                raise sqlite3.OperationalError("disk I/O error")
+        if sql.startswith("INSERT INTO stories"):
+            self.stories += 1
+            if self.fail == "rolled_back" and self.stories == 5:
+                self.conn.execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+        if sql.startswith("DELETE FROM stories") and self.fail == "eviction_rolled_back":
+            self.fail = None
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+async def test_a_round_decided_ahead_is_recorded_in_one_sqlite_commit(tmp_path: Path) -> None:
+    """One commit (one WAL write) for a round of decisions, not one per decision; all of them
+    are in the file afterwards."""
+    records = _mixed_stream(16)
+    settings = DedupeSettings(sqlite_path=tmp_path / "round.sqlite3")
+    store = SqliteStore.open(settings)
+    spy = _FailingCommits(store._conn)
+    store._conn = spy  # type: ignore[assignment]
+    dedupe = Deduplicator(store, settings)
+    try:
+        await dedupe.decide_ahead([(article, None) for article in records])
+        assert len(dedupe._ahead) == len(records)
+        assert spy.commits == 1
+        reader = sqlite3.connect(settings.sqlite_path)
+        (events,) = reader.execute("SELECT count(*) FROM events").fetchone()
+        reader.close()
+        assert events == len({article.event_id for article in records})
+    finally:
+        await dedupe.close()
+
+
+@pytest.mark.parametrize(
+    ("failure", "max_stories"),
+    [
+        ("commit", 4),
+        ("commit", 1_000_000),
+        ("rolled_back", 4),
+        ("rolled_back", 1_000_000),
+        ("eviction_rolled_back", 4),
+    ],
+)
+async def test_a_round_whose_commit_fails_records_none_of_it(
+    tmp_path: Path, failure: str, max_stories: int
+) -> None:
+    """The round cannot commit (its commit fails, or an error rolled its transaction back): none
+    of its decisions is kept (not in the file, not answered ahead, none of its stories left in
+    the band index), and `decide` then takes each one as a store that never saw the round would,
+    evictions past max_stories included."""
+    records = _mixed_stream(16)
+    settings = DedupeSettings(max_stories=max_stories, sqlite_path=tmp_path / "failed-round.sqlite3")
+    store = SqliteStore.open(settings)
+    spy = _FailingCommits(store._conn)
+    store._conn = spy  # type: ignore[assignment]
+    dedupe = Deduplicator(store, settings)
+    fresh_settings = DedupeSettings(max_stories=max_stories, sqlite_path=tmp_path / "fresh.sqlite3")
+    fresh = Deduplicator(SqliteStore.open(fresh_settings), fresh_settings)
+    try:
+        spy.fail = failure
+        await dedupe.decide_ahead([(article, None) for article in records])
+        if failure != "eviction_rolled_back":
+            spy.fail = None
+        assert spy.stories >= 5 and spy.fail is None  # the round got as far as the failing write
+        assert dedupe._ahead == {}
+        assert store.size() == 0
+        for article in records:
+            known = fingerprint(article, settings)
+            if known.signature is not None:
+                assert store.candidates_now(known.band_keys) == []
+        again = [(await dedupe.decide(article)).model_dump_json() for article in records]
+        assert again == [(await fresh.decide(article)).model_dump_json() for article in records]
+    finally:
+        await dedupe.close()
+        await fresh.close()

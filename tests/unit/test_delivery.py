@@ -9,12 +9,16 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 import service.delivery
 from service.delivery import Delivery, LastKeyPartitioner
 from service.observability import Health, Metrics
 from service.retry import Backoff
+from service.route import murmur2
 from service.settings import Settings
 
 
@@ -75,6 +79,12 @@ def test_max_message_bytes_cannot_exceed_the_producer_request_size() -> None:
     """A message budget the producer could never send is refused at start-up."""
     with pytest.raises(ValueError, match="max_message_bytes"):
         Settings.model_validate({"pipeline": {"max_message_bytes": 8_000_000}})
+
+
+@given(st.binary(max_size=200))
+def test_murmur2_is_aiokafkas(key: bytes) -> None:
+    """The word-at-a-time murmur2 the partitioner uses is aiokafka's (the Java client's), bit for bit."""
+    assert murmur2(key) == aiokafka_murmur2(key)
 
 
 def test_last_key_partitioner_partitions_as_aiokafka_does() -> None:

@@ -11,13 +11,17 @@ import asyncio
 import contextlib
 import gc
 import os
+import pickle
 import random
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, timedelta, timezone
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from service.dedupe import open_deduplicator
@@ -28,7 +32,7 @@ from service.observability import Metrics
 from service.pipeline import Pipeline
 from service.prepare import Preparer
 from service.settings import Settings
-from service.workers import WorkerPool
+from service.workers import WorkerPool, _Job, _Worker
 from tests.conftest import SAMPLES
 
 SMALL = (SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes()
@@ -247,6 +251,35 @@ async def test_records_queued_behind_a_record_that_times_out_are_served_by_the_r
         await pool.close()
 
 
+async def test_a_record_the_pipeline_abandons_is_skipped_or_its_answer_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record dropped while it waits for a worker (its partition revoked) never reaches one; one
+    dropped while a worker has it is answered and the answer dropped; the worker serves on."""
+    handed: list[object] = []
+    hand_over = _Worker.hand_over
+
+    def spy(worker: _Worker, job: _Job) -> None:
+        handed.append(job.sink)
+        hand_over(worker, job)
+
+    monkeypatch.setattr(_Worker, "hand_over", spy)
+    pool, pipeline, _ = await _one_worker_pipeline()
+    try:
+        running = pipeline.submit(long_ninjs(0.5), META)
+        queued = pipeline.submit(SMALL, META)  # in the worker's socket
+        waiting = pipeline.submit(SMALL, META)  # in the pool's backlog: the worker holds two
+        assert len(handed) == 2 and len(pool._backlog) == 1
+        running.cancel()
+        waiting.cancel()
+        assert len((await queued).items) == 1
+        assert [getattr(sink, "prepared", None) for sink in handed] == [running, queued]
+        assert len((await pipeline.submit(SMALL, META)).items) == 1
+        assert len(handed) == 3
+    finally:
+        await pool.close()
+
+
 async def test_records_waiting_when_the_pool_closes_fail_instead_of_hanging() -> None:
     """Closing the pool answers every record it still holds, and a record handed over afterwards,
     with WorkerLostError: no caller is left waiting for a worker that will never come."""
@@ -296,6 +329,41 @@ async def test_what_a_worker_prepares_reaches_the_shell_unchanged() -> None:
             ]
     finally:
         await pool.close()
+
+
+_STAMPS = st.one_of(
+    st.none(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(timezones=st.timezones()),
+    st.datetimes(
+        timezones=st.builds(
+            timezone, st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23))
+        )
+    ),
+)
+
+
+@given(
+    st.builds(
+        RecordMeta,
+        topic=st.text(),
+        partition=st.integers(min_value=0, max_value=2**31),
+        offset=st.integers(min_value=0, max_value=2**62),
+        timestamp=_STAMPS,
+        key=st.one_of(st.none(), st.binary()),
+        headers=st.lists(st.tuples(st.text(), st.binary()), max_size=3).map(tuple),
+    )
+)
+def test_a_record_meta_crosses_to_a_worker_unchanged(meta: RecordMeta) -> None:
+    """The record's metadata a worker unpickles is the shell's: equal, the same timestamp in the
+    same zone (a UTC one travels as its microseconds)."""
+    back = pickle.loads(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == meta
+    assert type(back.timestamp) is type(meta.timestamp)
+    if meta.timestamp is not None and back.timestamp is not None:
+        assert back.timestamp.tzinfo == meta.timestamp.tzinfo
+        assert back.timestamp.utcoffset() == meta.timestamp.utcoffset()
+    assert repr(back) == repr(meta)
 
 
 @contextlib.contextmanager
