@@ -131,21 +131,31 @@ def zygote_main(control: socket.socket, settings: Settings) -> None:
     # The loaded pipeline lives as long as every worker: kept out of the collector's walks, and
     # the workers' collections do not touch (and so copy) the pages they share with the zygote.
     gc.freeze()
-    _send_frame_blocking(control, _READY)
-    while control.recv(1):
-        service_end, worker_end = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:  # the worker
-            try:
-                control.close()
-                service_end.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _serve(worker_end, preparer, settings)
-            finally:
-                os._exit(0)
-        worker_end.close()
-        socket.send_fds(control, [_PID.pack(pid)], [service_end.fileno()])
-        service_end.close()
+    try:
+        _send_frame_blocking(control, _READY)
+        while control.recv(1):
+            _fork_worker(control, preparer, settings)
+    except (BrokenPipeError, ConnectionResetError):
+        # The service closed its end before reading all we sent (a pool closed while starting,
+        # as one short `wire-ingest process` call does): it wants no more workers either.
+        return
+
+
+def _fork_worker(control: socket.socket, preparer: Preparer, settings: Settings) -> None:
+    """One worker forked from the zygote; its socket's other end goes to the service."""
+    service_end, worker_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        try:
+            control.close()
+            service_end.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _serve(worker_end, preparer, settings)
+        finally:
+            os._exit(0)
+    worker_end.close()
+    socket.send_fds(control, [_PID.pack(pid)], [service_end.fileno()])
+    service_end.close()
 
 
 def _preloaded(settings: EnrichSettings) -> bool:

@@ -32,7 +32,7 @@ from service.observability import Metrics
 from service.pipeline import Pipeline
 from service.prepare import Preparer
 from service.settings import Settings
-from service.workers import WorkerPool, _Job, _Worker
+from service.workers import WorkerPool, _Job, _Worker, _Zygote
 from tests.conftest import SAMPLES
 
 SMALL = (SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes()
@@ -411,3 +411,13 @@ def test_a_failed_record_leaves_no_reference_cycle() -> None:
         assert all(p.failures and not p.items for p in prepared)
         del prepared
     assert not leftovers, f"cyclic garbage left by 10 failed records: {leftovers.most_common(8)}"
+
+
+async def test_a_zygote_whose_service_leaves_mid_request_ends_without_an_error() -> None:
+    """A pool closed while the zygote answers it (a short `wire-ingest process` run) must not
+    leave a traceback behind: the zygote's reply meets a closed socket, and it simply ends."""
+    zygote = _Zygote(_settings(workers=1))
+    await zygote.start()
+    zygote._control.sendall(b"f")  # ask for a worker, then go before the answer is read
+    await zygote.close()
+    assert zygote.process.exitcode == 0
