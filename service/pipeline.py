@@ -280,7 +280,10 @@ class _InWorkers:
         if prepared.done():  # abandoned
             return
         if not isinstance(error, WorkerLostError):
-            prepared.set_exception(error)  # the pool could not start
+            # The pool could not start: the shell ends on the first record's error. The same
+            # error on every other record in flight is not worth a "never retrieved" log each.
+            prepared.add_done_callback(_retrieve_exception)
+            prepared.set_exception(error)
         elif error.timed_out:
             prepared.set_result(Prepared.failed(ReasonCode.PROCESSING_TIMEOUT, str(error), "worker"))
         elif self._retried:
@@ -288,6 +291,10 @@ class _InWorkers:
         else:
             self._retried = True
             self._workers.hand(self._kind, self._value, self._record, self)
+
+
+def _retrieve_exception(future: asyncio.Future[Prepared]) -> None:
+    future.exception()
 
 
 def _failure_order(failure: Failure) -> tuple[int, int]:

@@ -17,6 +17,7 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, timedelta, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -26,7 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from service.dedupe import open_deduplicator
 from service.enrich import load_enricher
-from service.errors import WorkerLostError
+from service.errors import ConfigError, WorkerLostError
 from service.models import RecordMeta
 from service.observability import Metrics
 from service.pipeline import Pipeline
@@ -421,3 +422,35 @@ async def test_a_zygote_whose_service_leaves_mid_request_ends_without_an_error()
     zygote._control.sendall(b"f")  # ask for a worker, then go before the answer is read
     await zygote.close()
     assert zygote.process.exitcode == 0
+
+
+async def test_records_in_flight_when_the_pool_cannot_start_share_one_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pool whose zygote cannot start fails every record with its ConfigError; the caller
+    meets it on the record it awaits, and the others leave no "never retrieved" log line each."""
+    settings = Settings.model_validate(
+        {
+            "dedupe": {"backend": "memory"},
+            "pipeline": {"workers": 1},
+            "enrich": {"registry_path": str(tmp_path / "missing.csv")},
+        }
+    )
+    metrics = Metrics(CollectorRegistry())
+    pool = WorkerPool(settings, metrics)
+    pool.start()
+    pipeline = Pipeline(settings, await open_deduplicator(settings.dedupe), None, metrics, pool)
+    value = (SAMPLES / "08_lukashenko_trade.ninjs.json").read_bytes()
+    try:
+        prepared = [
+            pipeline.submit(value, RecordMeta(topic="wire.raw", partition=0, offset=o)) for o in range(20)
+        ]
+        with pytest.raises(ConfigError):
+            await prepared[0]
+        await asyncio.wait(prepared)
+        del prepared
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        await pool.close()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
