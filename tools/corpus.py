@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -57,22 +58,27 @@ def _paragraphs(body: str) -> list[str]:
     return [p for p in out if len(p) > 20 and not p.lower().startswith("reuter")]
 
 
-def _reuters_rows(path: Path) -> list[tuple[str, str | None, datetime, list[str], tuple[str, ...]]]:
-    rows = []
+def reuters_articles(path: Path) -> Iterator[tuple[dict[str, Any], str, list[str]]]:
+    """(row, title, body paragraphs) of every Reuters-21578 article that has both."""
     with path.open("rb") as handle:
         for line in handle:
             row = orjson.loads(line)
             paragraphs = _paragraphs(row.get("body") or "")
             title = " ".join(html.unescape(row.get("title") or "").split())
-            if not title or not paragraphs:
-                continue
-            city = (row.get("dateline") or "").strip().split(",")[0].strip().title() or None
-            try:
-                date = datetime.strptime(row["date"].strip(), _REUTERS_DATE).replace(tzinfo=UTC)
-            except (KeyError, ValueError):
-                date = _BASE_DATE
-            # 1987 headlines are upper case; wire items today are not.
-            rows.append((title.capitalize(), city, date, paragraphs, tuple(row.get("places") or ())))
+            if title and paragraphs:
+                yield row, title, paragraphs
+
+
+def _reuters_rows(path: Path) -> list[tuple[str, str | None, datetime, list[str], tuple[str, ...]]]:
+    rows = []
+    for row, title, paragraphs in reuters_articles(path):
+        city = (row.get("dateline") or "").strip().split(",")[0].strip().title() or None
+        try:
+            date = datetime.strptime(row["date"].strip(), _REUTERS_DATE).replace(tzinfo=UTC)
+        except (KeyError, ValueError):
+            date = _BASE_DATE
+        # 1987 headlines are upper case; wire items today are not.
+        rows.append((title.capitalize(), city, date, paragraphs, tuple(row.get("places") or ())))
     return rows
 
 

@@ -32,7 +32,6 @@ many of those the model path does not answer "en" (must be 0). Exit status 1 whe
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 import unicodedata
@@ -55,7 +54,7 @@ from service.models import ParsedItem, RecordMeta
 from service.parse import parse
 from tools.bench.records import bench_records
 from tools.bench.wire import FORMATS, WireItem, render
-from tools.corpus import Story, _paragraphs, default_shared_dir
+from tools.corpus import Story, default_shared_dir, reuters_articles
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTILINGUAL = ROOT / "tests" / "fixtures" / "multilingual" / "stories.jsonl"
@@ -134,24 +133,18 @@ def reuters_half(headline: str) -> str:
 
 def reuters_texts(path: Path) -> Iterator[tuple[str, Text]]:
     """(half, text) for every distinct sample of every article, rendered in every bench format."""
-    with path.open("rb") as handle:
-        for line in handle:
-            row = orjson.loads(line)
-            paragraphs = _paragraphs(row.get("body") or "")
-            title = " ".join(html.unescape(row.get("title") or "").split())
-            if not title or not paragraphs:
-                continue
-            story = Story(int(row["newid"]), title.capitalize(), None, WHEN, tuple(paragraphs))
-            item = WireItem(
-                story, f"urn:eval:{story.number}", 1, "Reuters", story.headline, story.paragraphs, WHEN, WHEN
-            )
-            seen: set[str] = set()
-            for wire_format in FORMATS:
-                for parsed in _items(render(wire_format, item, 3000)):
-                    text = _sample(parsed)
-                    if text is not None and text not in seen:
-                        seen.add(text)
-                        yield reuters_half(story.headline), Text("reuters", str(story.number), text)
+    for row, title, paragraphs in reuters_articles(path):
+        story = Story(int(row["newid"]), title.capitalize(), None, WHEN, tuple(paragraphs))
+        item = WireItem(
+            story, f"urn:eval:{story.number}", 1, "Reuters", story.headline, story.paragraphs, WHEN, WHEN
+        )
+        seen: set[str] = set()
+        for wire_format in FORMATS:
+            for parsed in _items(render(wire_format, item, 3000)):
+                text = _sample(parsed)
+                if text is not None and text not in seen:
+                    seen.add(text)
+                    yield reuters_half(story.headline), Text("reuters", str(story.number), text)
 
 
 # ---------------------------------------------------------------- bench
