@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 import service.delivery
-from service.delivery import Delivery, LastKeyPartitioner
+from service.delivery import Delivery, LastKeyPartitioner, murmur2
 from service.observability import Health, Metrics
 from service.retry import Backoff
-from service.route import murmur2
 from service.settings import Settings
 
 
