@@ -21,6 +21,7 @@ the retention rule in service/dedupe/store.py.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -33,7 +34,7 @@ from aiokafka.client import AIOKafkaClient, CoordinationType
 
 from service.harness import MockCluster
 from service.settings import Settings
-from tests.integration.kafka_helpers import produce
+from tests.integration.kafka_helpers import committed_offset, produce
 
 from .checker import read_topic
 from .corpus import _ninjs
@@ -50,6 +51,7 @@ pytestmark = pytest.mark.integration
 
 DAY = 1440  # minutes, as corpus._ninjs counts its timestamps
 NEWER = 8  # records of newer news on partition 1
+PROBE_PARTITION = 2  # raw has 3 partitions; the items use 0 and 1
 
 
 def _item(uri: str, minute: int, *, version: str = "1", words: int = 40) -> bytes:
@@ -139,6 +141,19 @@ async def test_partitions_lagging_past_the_window_get_their_decisions_back(
 
             service = ServiceProcess(data, tmp_path / "service-1.log").start()
             await service.wait_for_log("partitions_assigned", within=60)
+            # Assigned is not started: the consumer still has to fetch its committed offsets
+            # from the coordinator, and with the coordinator down it never starts. A bad record
+            # on the unused partition 2 (dead-lettered before any dedupe state) goes through
+            # only once they are known; its commit shows the coordinator is done with them.
+            async with OutputTail(settings, [settings.topics.dlq]) as probe:
+                await produce(settings, [b'{"probe": malformed JSON'], partition=PROBE_PARTITION)
+                await probe.wait_until(lambda t: len(t.sources) >= 1, within=120)
+            for _ in range(600):  # the commit follows the dead letter's delivery
+                if await committed_offset(settings, PROBE_PARTITION) == 1:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise TimeoutError("the probe's commit did not arrive in 60 s")
             own_cluster.set_broker_down(coordinator)  # from now on nothing commits
             await _produce_at_once(settings, second)
             expected = 4 + sum(len(values) for values in second.values())

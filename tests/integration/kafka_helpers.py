@@ -67,6 +67,16 @@ async def produce(settings: Settings, values: list[bytes], *, partition: int | N
         await producer.stop()
 
 
+async def committed_offset(settings: Settings, partition: int) -> int | None:
+    """The service's consumer group's committed offset on a raw partition (None if none)."""
+    consumer = AIOKafkaConsumer(**settings.kafka.client_kwargs(), group_id=settings.kafka.group_id)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(settings.topics.raw, partition))
+    finally:
+        await consumer.stop()
+
+
 async def read_all(settings: Settings, topic: str, expected: int, max_polls: int = 100) -> list[Any]:
     """Read a topic from the start until `expected` records arrived or max_polls polls found nothing.
 

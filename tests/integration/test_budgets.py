@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from service.app import run_service
@@ -22,7 +21,7 @@ from service.route import Outbound, message_size
 from service.settings import Settings
 from service.shell import RunLimits
 from tests.conftest import SAMPLES, Broker
-from tests.integration.kafka_helpers import create, produce, read_all, settings_for
+from tests.integration.kafka_helpers import committed_offset, create, produce, read_all, settings_for
 from tests.unit.test_workers import long_ninjs
 
 pytestmark = pytest.mark.integration
@@ -55,15 +54,6 @@ async def _outputs(settings: Settings, expected: int) -> dict[str, list[object]]
     }
 
 
-async def _committed(settings: Settings, partition: int) -> int | None:
-    consumer = AIOKafkaConsumer(**settings.kafka.client_kwargs(), group_id=settings.kafka.group_id)
-    await consumer.start()
-    try:
-        return await consumer.committed(TopicPartition(settings.topics.raw, partition))
-    finally:
-        await consumer.stop()
-
-
 def _letters(outputs: dict[str, list[object]], settings: Settings) -> list[dict[str, object]]:
     return [orjson.loads(record.value) for record in outputs[settings.topics.dlq]]  # type: ignore[attr-defined]
 
@@ -93,7 +83,7 @@ async def test_a_record_too_large_for_a_dead_letter_is_dead_lettered_truncated(
             )  # type: ignore[attr-defined]
             assert size <= settings.pipeline.max_message_bytes
     assert len(outputs[settings.topics.canonical]) == 2
-    assert await _committed(settings, 0) == 3
+    assert await committed_offset(settings, 0) == 3
     assert metrics.commits.labels("failed")._value.get() == 0
 
 
@@ -119,7 +109,7 @@ async def test_a_record_past_its_time_budget_costs_only_itself(
     assert (letter["reason"], letter["stage"], letter["source_offset"]) == ("processing_timeout", "worker", 1)
     assert letter["raw_truncated"] is True  # 12 MB never fits in one message
     assert len(outputs[settings.topics.canonical]) == 2
-    assert await _committed(settings, 0) == 3
+    assert await committed_offset(settings, 0) == 3
     assert metrics.worker_restarts.labels("timeout")._value.get() == 1
     # One assignment at start, none after: the slow record never cost the group membership.
     assert metrics.rebalances.labels("assigned")._value.get() == 1
@@ -182,7 +172,7 @@ async def test_outputs_follow_input_order_when_workers_finish_out_of_order(
         seen.update(offsets)
     # Every input offset produced something, the slow first record too (as output_too_large).
     assert seen == set(range(len(values)))
-    assert await _committed(settings, 0) == len(values)
+    assert await committed_offset(settings, 0) == len(values)
 
 
 def test_message_size_counts_key_value_and_headers() -> None:
