@@ -211,7 +211,13 @@ async def produce_items(settings: Settings, items: Iterable[InputItem]) -> None:
 
 @dataclass
 class Feeder:
-    """A steady input stream: `rate` items per second to the raw topic, in order, until all are sent."""
+    """A steady input stream: `rate` items per second to the raw topic, in order, until all are
+    sent or `stop()` is called.
+
+    A test whose fault phase must happen while the stream runs gives it more items than it
+    needs and stops it after the phase: how long the phase takes on a loaded machine then
+    cannot end the stream early. `items_sent` is what to account for.
+    """
 
     settings: Settings
     items: list[InputItem]
@@ -219,6 +225,15 @@ class Feeder:
     sent: int = 0
     retried: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def items_sent(self) -> list[InputItem]:
+        return self.items[: self.sent]
+
+    def stop(self) -> None:
+        """No item is sent after the one being sent now, if any."""
+        self.stopping.set()
 
     async def run(self) -> None:
         producer = producer_for(self.settings)
@@ -230,6 +245,8 @@ class Feeder:
                 delay = started + index / self.rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if self.stopping.is_set():
+                    break
                 while True:
                     try:
                         await producer.send_and_wait(

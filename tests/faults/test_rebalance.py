@@ -26,8 +26,8 @@ from .harness import Feeder, OutputTail, ServiceProcess, fault_config, record_fi
 pytestmark = pytest.mark.integration
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-ITEMS = 1000
-RATE = 30.0  # items per second: the stream outlasts all three membership changes
+ITEMS = 4000  # at most: the stream is stopped once the third membership change is over
+RATE = 30.0  # items per second
 PARTITIONS = 6
 
 
@@ -96,6 +96,7 @@ async def test_join_leave_and_kill_under_load_lose_and_double_nothing(
             second.kill()
             recovery["kill"] = await _back(tail, feeder, killed)
 
+            feeder.stop()
             await feeding
             await tail.wait_until(lambda t: len(t.sources) >= feeder.sent, within=180)
             assert third.terminate() == 0
@@ -104,7 +105,7 @@ async def test_join_leave_and_kill_under_load_lose_and_double_nothing(
                 service.kill()
             feeding.cancel()
 
-    report = await check(settings, items)
+    report = await check(settings, feeder.items_sent)
     assignments = {
         name: sum(1 for e in service.log_events() if e.get("event") == "partitions_assigned")
         for name, service in zip("abc", (first, second, third), strict=True)
@@ -128,6 +129,6 @@ async def test_join_leave_and_kill_under_load_lose_and_double_nothing(
     await client.aclose()
 
     assert report.problems(allow_redeliveries=True) == []
-    assert report.inputs == ITEMS
+    assert report.inputs == feeder.sent
     # The third instance took part: it was assigned partitions at the join and again after each change.
     assert assignments["c"] >= 3

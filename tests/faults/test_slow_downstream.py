@@ -28,7 +28,7 @@ from .harness import Feeder, OutputTail, ServiceProcess, mock_config, mock_topic
 pytestmark = pytest.mark.integration
 
 INPUT_BROKER, OUTPUT_BROKER = 1, 2
-ITEMS = 700
+ITEMS = 2000  # at most: the stream is stopped once the slowdown is over (~500 items)
 RATE = 25.0
 BATCH = 20
 SLOW_RTT_MS = 3000
@@ -126,6 +126,7 @@ async def test_slow_output_brokers_keep_memory_bounded_and_the_backlog_on_the_br
             sampler.phase = "after"
             fast_again = time.monotonic()
             assert not feeder.done.is_set(), "the stream ended during the slowdown: raise ITEMS"
+            feeder.stop()
             await feeding
             await tail.wait_until(lambda t: len(t.sources) >= feeder.sent, within=180)
             drained_seconds = time.monotonic() - fast_again
@@ -135,7 +136,7 @@ async def test_slow_output_brokers_keep_memory_bounded_and_the_backlog_on_the_br
             feeding.cancel()
             await sampling
 
-    report = await check(settings, items)
+    report = await check(settings, feeder.items_sent)
     before, slow, after = (sampler.backlog(phase) for phase in ("before", "slow", "after"))
     baseline_rss = sampler.peak_rss("before")
     slow_rss = max(sampler.peak_rss("slow"), sampler.peak_rss("after"))
