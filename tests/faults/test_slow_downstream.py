@@ -72,10 +72,19 @@ class Sampler:
     port: int
     phase: str = "before"
     samples: list[Sample] = field(default_factory=list)
+    stopped: bool = False  # set before the service is stopped: its HTTP server goes first
 
     async def run(self) -> None:
-        while self.service.alive():
-            metrics = await asyncio.to_thread(scrape, self.port)
+        while not self.stopped and self.service.alive():
+            try:
+                metrics = await asyncio.to_thread(scrape, self.port)
+                rss = rss_bytes(self.service.pid)
+            except OSError:
+                # The test stopped the service while it was being sampled: the series ends there.
+                # Failing to sample a service that should be running is an error.
+                if self.stopped or not self.service.alive():
+                    return
+                raise
             self.samples.append(
                 Sample(
                     time.monotonic(),
@@ -83,7 +92,7 @@ class Sampler:
                     self.feeder.sent,
                     metrics.get("wire_ingest_records_consumed_total", 0.0),
                     metrics.get("wire_ingest_in_flight_records", 0.0),
-                    rss_bytes(self.service.pid),
+                    rss,
                 )
             )
             await asyncio.sleep(0.5)  # the sampling period of a measurement, not a wait for a condition
@@ -130,8 +139,11 @@ async def test_slow_output_brokers_keep_memory_bounded_and_the_backlog_on_the_br
             await feeding
             await tail.wait_until(lambda t: len(t.sources) >= feeder.sent, within=180)
             drained_seconds = time.monotonic() - fast_again
+            sampler.stopped = True
+            await sampling
             assert service.terminate() == 0
         finally:
+            sampler.stopped = True
             service.kill()
             feeding.cancel()
             await sampling
