@@ -139,6 +139,15 @@ class PartitionBook:
         self.metrics.held_partitions.set(len(self.holds))
         return dropped
 
+    def polled(self, tp: TopicPartition, first: ConsumerRecord[bytes, bytes]) -> None:
+        """The first record of a poll: until this instance commits on the partition, lag counts
+        from the first record it took (where the group's committed position was), so a partition
+        held since it was assigned, or whose first round never gets through, shows its backlog."""
+        if tp not in self.positions:
+            self.positions[tp] = first.offset
+            if first.timestamp >= 0:
+                self.last_timestamps[tp] = first.timestamp / 1000
+
     def committed(self, tp: TopicPartition, last: ConsumerRecord[bytes, bytes]) -> None:
         self.positions[tp] = last.offset + 1
         if last.timestamp >= 0:
@@ -149,6 +158,8 @@ class PartitionBook:
 
         Records: high watermark minus our committed position. Seconds: 0 when caught up, else
         the age of the last record committed, which keeps growing while the partition is stuck.
+        Before this instance's first commit on a partition both count from the first record it
+        took there (see `polled`).
         """
         self.lag_refreshed_at = time.monotonic()
         now = time.time()

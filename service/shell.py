@@ -295,6 +295,7 @@ class Service:
         self._last_poll = time.monotonic()
         count = 0
         for tp, records in batch.items():
+            self.book.polled(tp, records[0])
             consumed_bytes = 0
             for record in records:
                 meta = record_meta(record)
