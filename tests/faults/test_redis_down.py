@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -86,6 +86,11 @@ def _resends(items: list[InputItem], run: str, count: int) -> list[InputItem]:
     ]
 
 
+def _produced(tail: OutputTail, topics: Iterable[str], start: float, end: float) -> int:
+    """Messages on `topics` that the service produced after `start` and before `end`."""
+    return sum(1 for topic in topics for stamp in tail.topic_stamps.get(topic, ()) if start < stamp < end)
+
+
 async def test_redis_down_pauses_and_publishes_nothing_unchecked(
     kafka: Broker, redis_server: RedisServer, unique: str, tmp_path: Path
 ) -> None:
@@ -125,21 +130,9 @@ async def test_redis_down_pauses_and_publishes_nothing_unchecked(
             recovery = (tail.first_produced_after(restart_at) or restart_at) - restart_at
             await tail.wait_until(lambda t: len(t.sources) >= len(items), within=120)
             checked_topics = (settings.topics.canonical, settings.topics.enriched, settings.topics.duplicates)
-            published_while_down = sum(
-                1
-                for topic in checked_topics
-                for stamp in tail.topic_stamps.get(topic, ())
-                if down_at < stamp < restart_at
-            )
-            published_while_restarting = sum(
-                1
-                for topic in checked_topics
-                for stamp in tail.topic_stamps.get(topic, ())
-                if restart_at <= stamp < up_at
-            )
-            dead_letters_while_down = sum(
-                1 for stamp in tail.topic_stamps.get(settings.topics.dlq, ()) if down_at < stamp < restart_at
-            )
+            published_while_down = _produced(tail, checked_topics, down_at, restart_at)
+            published_while_restarting = _produced(tail, checked_topics, restart_at, up_at)
+            dead_letters_while_down = _produced(tail, [settings.topics.dlq], down_at, restart_at)
             assert service.terminate() == 0
         finally:
             service.kill()
